@@ -1,0 +1,28 @@
+// commands.h: the subcommands of `looplens`, one file each (cmd_<name>.c).
+//
+// Every command parses its own flags with GOptionContext (so `--help` works),
+// prints one line "looplens NAME: reason" and returns 1 on bad input, and
+// writes its outputs atomically.
+#ifndef LOOPLENS_COMMANDS_H
+#define LOOPLENS_COMMANDS_H
+
+#include <glib.h>
+
+int cmd_generate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
+int cmd_experiment(int argc, char **argv);
+
+// Parses argv with the given options; on a parse error or a stray argument
+// prints "looplens NAME: reason" and returns false. `summary` is the --help text.
+gboolean command_parse(const char *name, const char *usage, const char *summary,
+                       GOptionEntry *entries, int *argc, char ***argv);
+// Prints "looplens NAME: message" to stderr and returns 1 (the exit status).
+int command_fail(const char *name, const char *format, ...) G_GNUC_PRINTF(2, 3);
+// The same for a GError, which it frees.
+int command_fail_error(const char *name, GError *error);
+// A required flag is present, or prints "looplens NAME: --FLAG is required".
+gboolean command_require(const char *name, const char *flag, const void *value);
+
+#endif

@@ -1,0 +1,125 @@
+// testutil.c: see testutil.h.
+#include "testutil.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/wait.h>
+
+#include <glib/gstdio.h>
+
+static char *tmpdir = NULL;
+
+static void remove_tree(const char *path)
+{
+    GDir *dir = g_dir_open(path, 0, NULL);
+    if (dir) {
+        const char *name;
+        while ((name = g_dir_read_name(dir))) {
+            char *child = g_build_filename(path, name, NULL);
+            if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+                remove_tree(child);
+            else
+                g_unlink(child);
+            g_free(child);
+        }
+        g_dir_close(dir);
+    }
+    g_rmdir(path);
+}
+
+static void cleanup_tmpdir(void)
+{
+    if (tmpdir && !g_getenv("LOOPLENS_KEEP_TMP"))
+        remove_tree(tmpdir);
+    g_free(tmpdir);
+    tmpdir = NULL;
+}
+
+const char *test_tmpdir(void)
+{
+    if (!tmpdir) {
+        GError *error = NULL;
+        tmpdir = g_dir_make_tmp("looplens-test-XXXXXX", &error);
+        g_assert_no_error(error);
+        atexit(cleanup_tmpdir);
+    }
+    return tmpdir;
+}
+
+char *test_path(const char *name)
+{
+    return g_build_filename(test_tmpdir(), name, NULL);
+}
+
+char *test_write_file(const char *name, const char *text)
+{
+    char *path = test_path(name);
+    GError *error = NULL;
+    g_file_set_contents(path, text, -1, &error);
+    g_assert_no_error(error);
+    return path;
+}
+
+char *test_source_path(const char *relative)
+{
+    const char *root = g_getenv("LOOPLENS_SOURCE_DIR");
+    g_assert_nonnull(root); // set by tests/meson.build
+    return g_build_filename(root, relative, NULL);
+}
+
+int test_run_looplens_argv(char **out, char **err, const char *const *args)
+{
+    const char *exe = g_getenv("LOOPLENS_EXE");
+    g_assert_nonnull(exe); // set by tests/meson.build
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (gpointer)exe);
+    for (int i = 0; args[i]; i++)
+        g_ptr_array_add(argv, (gpointer)args[i]);
+    g_ptr_array_add(argv, NULL);
+    char *local_out = NULL, *local_err = NULL;
+    int wait_status = 0;
+    GError *error = NULL;
+    g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &local_out,
+                 &local_err, &wait_status, &error);
+    g_assert_no_error(error);
+    g_ptr_array_free(argv, TRUE);
+    if (out)
+        *out = local_out;
+    else
+        g_free(local_out);
+    if (err)
+        *err = local_err;
+    else
+        g_free(local_err);
+    if (WIFEXITED(wait_status))
+        return WEXITSTATUS(wait_status);
+    return 128 + (WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
+}
+
+int test_run_looplens(char **out, char **err, const char *arg, ...)
+{
+    GPtrArray *args = g_ptr_array_new();
+    va_list ap;
+    va_start(ap, arg);
+    for (const char *a = arg; a; a = va_arg(ap, const char *))
+        g_ptr_array_add(args, (gpointer)a);
+    va_end(ap);
+    g_ptr_array_add(args, NULL);
+    int status = test_run_looplens_argv(out, err, (const char *const *)args->pdata);
+    g_ptr_array_free(args, TRUE);
+    return status;
+}
+
+int test_count_lines(const char *text)
+{
+    int lines = 0;
+    for (const char *c = text; *c; c++)
+        if (*c == '\n')
+            lines++;
+    size_t len = strlen(text);
+    if (len > 0 && text[len - 1] != '\n')
+        lines++;
+    return lines;
+}
