@@ -50,18 +50,32 @@ bool problem_is_test(const Problem *p)
     return mix64(problem_key(p) ^ 0x4c6f6f704c656e73ULL) % 10 == 0;
 }
 
+// Puts the four names in a uniformly random order: each of the 24 orders has
+// probability 1/24 (Fisher-Yates: position i takes one of the i+1 names left).
+static void shuffle_names(Rng *rng, int names[NUM_VARS])
+{
+#ifdef LOOPLENS_SOLUTION
+    for (int i = NUM_VARS - 1; i > 0; i--) {
+        int j = (int)rng_below(rng, (uint32_t)i + 1);
+        int t = names[i];
+        names[i] = names[j];
+        names[j] = t;
+    }
+#else
+    // TODO(exercise ch01): shuffle names[0..3] in place so that each of the 24
+    // orders is equally likely. Hint: walk i from 3 down to 1 and swap names[i]
+    // with names[j], j drawn uniformly from 0..i with rng_below(rng, i + 1).
+    (void)rng;
+    (void)names;
+#endif
+}
+
 // Draws one problem, ignoring the split.
 static void draw_problem(Rng *rng, DefinitionOrder order, Problem *out)
 {
     int names[NUM_VARS] = {TOK_VAR_A, TOK_VAR_A + 1, TOK_VAR_A + 2, TOK_VAR_A + 3};
-    if (order == ORDER_SHUFFLED) { // Fisher-Yates: each of the 24 orders equally likely
-        for (int i = NUM_VARS - 1; i > 0; i--) {
-            int j = (int)rng_below(rng, (uint32_t)i + 1);
-            int t = names[i];
-            names[i] = names[j];
-            names[j] = t;
-        }
-    }
+    if (order == ORDER_SHUFFLED)
+        shuffle_names(rng, names);
     int *tok = out->tokens;
     tok[POS_START] = TOK_START;
     for (int slot = 0; slot < NUM_VARS; slot++) {
