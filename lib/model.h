@@ -103,6 +103,13 @@ typedef struct {
     float *logits;       // (B, V)  at position POS_ANS only
     float *probs;        // (B, V)  softmax(logits): the answer distribution
 } ActivationTensors;
+// The memory is sized for GPT.max_batch problems but indexed with the B of the
+// last forward (GPT.batch): layer l of ln_1 starts at ln_1 + l * B*T*C. Gradient
+// buffers of the same layout come from the same three functions.
+#define NUM_ACTIVATION_TENSORS 22
+void activation_sizes(const GPTConfig *c, int B, size_t sizes[NUM_ACTIVATION_TENSORS]);
+size_t activation_count(const GPTConfig *c, int B); // total floats for B problems
+void activation_carve(ActivationTensors *a, const GPTConfig *c, int B, float *memory);
 
 // ----------------------------------------------------------------------------
 // The boost intervention (SPEC section 4, chapter 9): before the softmax, add
@@ -144,6 +151,9 @@ void gpt_free(GPT *model);
 // Chapter 5's initialisation from a seed: weights N(0, 0.02), biases 0,
 // LayerNorm weights 1. Same seed -> same bytes.
 void gpt_init_random(GPT *model, uint64_t seed);
+// The same with another std for the weights (chapters 3-4 use a larger one so
+// that the attention patterns of a random model are not nearly uniform).
+void gpt_init_random_std(GPT *model, uint64_t seed, float std);
 // Runs the model over B problems (tokens is (B, T)); grows the activations if
 // needed. boost may be NULL. Fills model->acts (captures, logits, probs).
 bool gpt_forward(GPT *model, const int *tokens, int B, const Boost *boost, GError **error);

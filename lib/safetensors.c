@@ -127,21 +127,23 @@ static bool parse_entry(Entry *e, const char *name, JsonNode *node, uint64_t dat
         return false;
     }
     e->tensor.rank = (int)rank;
-    // The element count, kept below the data size so nothing overflows: a
-    // shape that needs more bytes than the file has is wrong anyway.
-    size_t count = 1;
-    bool too_big = false;
+    bool has_zero = false;
     for (guint d = 0; d < rank; d++) {
         uint64_t dim;
-        if (!json_size(json_array_get_element(dims, d), &dim)) {
+        if (!json_size(json_array_get_element(dims, d), &dim) || dim > SIZE_MAX) {
             fail(error, path, "tensor '%s': shape entry %u is not a non-negative integer", name, d);
             return false;
         }
         e->tensor.shape[d] = (size_t)dim;
-        if (dim > data_size || !g_size_checked_mul(&count, count, (size_t)dim) ||
-            count > data_size)
-            too_big = true;
+        has_zero |= dim == 0;
     }
+    // The element count, checked for overflow; a shape that needs more bytes
+    // than the data section has is wrong whatever its offsets say.
+    size_t count = has_zero ? 0 : 1;
+    bool too_big = false;
+    for (guint d = 0; d < rank && count > 0 && !too_big; d++)
+        too_big = !g_size_checked_mul(&count, count, e->tensor.shape[d]) ||
+                  count > data_size / sizeof(float);
 
     JsonNode *offsets = json_object_get_member(obj, "data_offsets");
     if (!offsets || !JSON_NODE_HOLDS_ARRAY(offsets) ||
@@ -340,7 +342,8 @@ static bool read_mapped(const char *path, const char *contents, uint64_t size, S
     }
     if (header_size > size - 8) {
         fail(error, path, "header length %" G_GUINT64_FORMAT " runs past the end of the file "
-             "(%" G_GUINT64_FORMAT " bytes): not safetensors, or truncated", header_size, size);
+             "(%" G_GUINT64_FORMAT " bytes after the length): not safetensors, or truncated",
+             header_size, size - 8);
         return false;
     }
     if (header_size > SAFETENSORS_MAX_HEADER) {

@@ -1,13 +1,20 @@
 // testutil.c: see testutil.h.
 #include "testutil.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sys/wait.h>
 
+#include <cairo.h>
+#include <dlfcn.h>
+
 #include <glib/gstdio.h>
+
+#include "checkpoint.h"
+#include "model.h"
 
 static char *tmpdir = NULL;
 
@@ -122,4 +129,67 @@ int test_count_lines(const char *text)
     if (len > 0 && text[len - 1] != '\n')
         lines++;
     return lines;
+}
+
+char *test_tiny_checkpoint(const char *name, uint64_t seed, float std)
+{
+    GPTConfig config;
+    g_assert_true(gpt_config_preset("tiny", &config));
+    GPT model;
+    GError *error = NULL;
+    g_assert_true(gpt_create(&model, &config, &error));
+    gpt_init_random_std(&model, seed, std);
+    char *path = test_path(name);
+    g_assert_true(checkpoint_save(path, &model, ORDER_FIXED, NULL, &error));
+    g_assert_no_error(error);
+    gpt_free(&model);
+    return path;
+}
+
+void test_fill_normal(float *x, size_t n, uint64_t seed, float std)
+{
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(std * rng_normal(&rng));
+}
+
+void test_problem_tokens(int *tokens, int count, int order, uint64_t seed)
+{
+    ProblemStream stream;
+    problem_stream_init(&stream, SPLIT_TEST, (DefinitionOrder)order, seed);
+    for (int b = 0; b < count; b++) {
+        Problem p;
+        problem_stream_next(&stream, &p);
+        memcpy(tokens + (size_t)b * PROBLEM_LEN, p.tokens, sizeof p.tokens);
+    }
+}
+
+float test_max_abs_diff(const float *a, const float *b, size_t n)
+{
+    float max = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float d = fabsf(a[i] - b[i]);
+        if (isnan(d))
+            return d;
+        if (d > max)
+            max = d;
+    }
+    return max;
+}
+
+void test_release_font_caches(void)
+{
+    cairo_debug_reset_static_data();
+    // fontconfig comes in through cairo and is not linked directly, so look
+    // FcFini up among the libraries loaded at start-up.
+    void *program = dlopen(NULL, RTLD_LAZY);
+    if (!program)
+        return;
+    void *symbol = dlsym(program, "FcFini");
+    void (*fc_fini)(void) = NULL;
+    memcpy(&fc_fini, &symbol, sizeof fc_fini); // object to function pointer, POSIX style
+    if (fc_fini)
+        fc_fini();
+    dlclose(program);
 }

@@ -2,6 +2,8 @@
 #ifndef LOOPLENS_TESTUTIL_H
 #define LOOPLENS_TESTUTIL_H
 
+#include <stdint.h>
+
 #include <glib.h>
 
 // A fresh temporary directory for one test program, removed at exit.
@@ -19,7 +21,24 @@ int test_run_looplens(char **out, char **err, const char *arg, ...) G_GNUC_NULL_
 // The same with an argv vector.
 int test_run_looplens_argv(char **out, char **err, const char *const *args);
 
+// Saves a randomly initialised "tiny" preset model (gpt_init_random_std with
+// this seed and std; fixed order) as a checkpoint in test_tmpdir() and returns
+// its path (caller frees).
+char *test_tiny_checkpoint(const char *name, uint64_t seed, float std);
+
 // The number of lines in a string (a final line without "\n" counts too).
 int test_count_lines(const char *text);
+
+// Fills x (n) with N(0, std^2) numbers from rng_normal seeded with seed.
+void test_fill_normal(float *x, size_t n, uint64_t seed, float std);
+// count real problems (test split) from problem_stream, as tokens (count, 20).
+void test_problem_tokens(int *tokens, int count, int order, uint64_t seed);
+// max |a[i] - b[i]| over n floats (a NaN anywhere gives NaN).
+float test_max_abs_diff(const float *a, const float *b, size_t n);
+
+// Call at the end of a test program that drew text with cairo: frees cairo's
+// and fontconfig's caches, so the sanitizer build's leak checker reports only
+// leaks of our own.
+void test_release_font_caches(void);
 
 #endif

@@ -1,0 +1,130 @@
+// cmd_eval.c: `looplens eval`, a model's answer distribution on every problem
+// of a file, as a TSV (SPEC section 6).
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "checkpoint.h"
+#include "commands.h"
+#include "model.h"
+#include "problem.h"
+#include "util.h"
+
+// Problems per forward pass: big enough to keep the matmuls efficient, small
+// enough that the activations of the default preset stay near 100 MB.
+#define EVAL_BATCH 64
+// A boost beyond this swamps every score anyway; the bound keeps score +
+// boost finite in float.
+#define EVAL_MAX_BOOST 1000.0
+
+// Runs the model over problems[0..count) in batches and writes one TSV row per
+// problem. Counts the correct answers and sums p_correct for the summary.
+static bool write_eval(const char *path, GPT *model, const ProblemSet *set, const Boost *boost,
+                       size_t *correct, double *sum_p_correct, GError **error)
+{
+    AtomicFile out;
+    if (!atomic_file_open(&out, path, error))
+        return false;
+    fprintf(out.fp, "index\tanswer\tp_correct\tpredicted\tp_predicted\n");
+    int *tokens = g_new(int, (size_t)EVAL_BATCH * PROBLEM_LEN); // (B, T)
+    bool ok = true;
+    for (size_t start = 0; ok && start < set->count; start += EVAL_BATCH) {
+        int B = (int)MIN((size_t)EVAL_BATCH, set->count - start);
+        for (int b = 0; b < B; b++)
+            memcpy(tokens + (size_t)b * PROBLEM_LEN, set->items[start + b].tokens,
+                   sizeof(int) * PROBLEM_LEN);
+        ok = gpt_forward(model, tokens, B, boost, error);
+        for (int b = 0; ok && b < B; b++) {
+            const float *probs = gpt_probs(model, b); // (V)
+            int answer = set->items[start + b].tokens[POS_ANSWER];
+            int predicted = 0; // the argmax; the lowest id wins a tie
+            for (int v = 1; v < model->config.vocab_size; v++)
+                if (probs[v] > probs[predicted])
+                    predicted = v;
+            *correct += predicted == answer;
+            *sum_p_correct += probs[answer];
+            char p_correct[G_ASCII_DTOSTR_BUF_SIZE], p_predicted[G_ASCII_DTOSTR_BUF_SIZE];
+            fprintf(out.fp, "%zu\t%s\t%s\t%s\t%s\n", start + (size_t)b, vocab_string(answer),
+                    format_float(p_correct, probs[answer]), vocab_string(predicted),
+                    format_float(p_predicted, probs[predicted]));
+        }
+    }
+    g_free(tokens);
+    if (!ok) {
+        atomic_file_abort(&out);
+        return false;
+    }
+    return atomic_file_commit(&out, error);
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *name = "eval";
+    char *model_path = NULL, *data_path = NULL, *boost_text = NULL, *out_path = NULL;
+    GOptionEntry entries[] = {
+        {"model", 0, 0, G_OPTION_ARG_FILENAME, &model_path, "the checkpoint (.safetensors)",
+         "CKPT"},
+        {"data", 0, 0, G_OPTION_ARG_FILENAME, &data_path, "the problems, one per line", "FILE"},
+        {"boost", 0, 0, G_OPTION_ARG_STRING, &boost_text,
+         "add AMOUNT to the [ANS] row's scores at the referenced values and the operator, "
+         "every layer and head (SPEC section 4; e.g. 2.0)", "AMOUNT"},
+        {"out", 0, 0, G_OPTION_ARG_FILENAME, &out_path, "the TSV to write", "FILE.tsv"},
+        G_OPTION_ENTRY_NULL,
+    };
+    int status = 1;
+    GPT model = {0};
+    ProblemSet set = {0};
+    GError *error = NULL;
+    if (!command_parse(name, "- score a model on a problem file",
+                       "Writes one TSV row per problem, in file order:\n"
+                       "  index  answer  p_correct  predicted  p_predicted\n"
+                       "p_correct is the probability the model gives the true answer at\n"
+                       "[ANS]; predicted is its most probable answer. Prints the accuracy.",
+                       entries, &argc, &argv))
+        goto done;
+    if (!command_require(name, "--model", model_path) ||
+        !command_require(name, "--data", data_path) || !command_require(name, "--out", out_path))
+        goto done;
+
+    Boost boost;
+    if (boost_text) {
+        double amount;
+        if (!parse_double(boost_text, "--boost", &amount, &error)) {
+            command_fail_error(name, error);
+            goto done;
+        }
+        if (fabs(amount) > EVAL_MAX_BOOST) {
+            command_fail(name, "--boost: %s is outside -%g..%g", boost_text, EVAL_MAX_BOOST,
+                         EVAL_MAX_BOOST);
+            goto done;
+        }
+        boost_init_default(&boost, (float)amount);
+    }
+    if (!checkpoint_load(model_path, &model, NULL, &error) ||
+        !problem_set_read(data_path, &set, &error)) {
+        command_fail_error(name, error);
+        goto done;
+    }
+    size_t correct = 0;
+    double sum_p_correct = 0.0;
+    if (!write_eval(out_path, &model, &set, boost_text ? &boost : NULL, &correct, &sum_p_correct,
+                    &error)) {
+        command_fail_error(name, error);
+        goto done;
+    }
+    char accuracy[G_ASCII_DTOSTR_BUF_SIZE], mean[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_formatd(accuracy, sizeof accuracy, "%.4f", (double)correct / (double)set.count);
+    g_ascii_formatd(mean, sizeof mean, "%.4f", sum_p_correct / (double)set.count);
+    printf("%zu problems: accuracy %s, mean p_correct %s -> %s\n", set.count, accuracy, mean,
+           out_path);
+    status = 0;
+
+done:
+    gpt_free(&model);
+    problem_set_free(&set);
+    g_free(model_path);
+    g_free(data_path);
+    g_free(boost_text);
+    g_free(out_path);
+    return status;
+}

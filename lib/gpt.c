@@ -1,0 +1,475 @@
+// gpt.c: chapter 5, the whole model: configuration, parameters, activations,
+// initialisation, the boost, and the forward pass.
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "layers.h"
+#include "model.h"
+#include "util.h"
+
+// ----------------------------------------------------------------------------
+// Configuration
+
+bool gpt_config_preset(const char *name, GPTConfig *out)
+{
+    static const struct {
+        const char *name;
+        int n_layer, n_head, d_model, d_ff;
+    } presets[] = {
+        {"default", 6, 8, 128, 512}, // trains in minutes on two cores
+        {"seed", 6, 8, 512, 2048},   // the seed experiment's model
+        {"tiny", 2, 2, 16, 32},      // for tests
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(presets); i++) {
+        if (name && strcmp(name, presets[i].name) == 0) {
+            *out = (GPTConfig){
+                .n_layer = presets[i].n_layer,
+                .n_head = presets[i].n_head,
+                .d_model = presets[i].d_model,
+                .d_ff = presets[i].d_ff,
+                .vocab_size = VOCAB_SIZE,
+                .block_size = BLOCK_SIZE,
+            };
+            return true;
+        }
+    }
+    return false;
+}
+
+// The largest widths we accept: far beyond any preset, small enough that every
+// size computed from them fits comfortably in size_t and int.
+#define MAX_D_MODEL 8192
+#define MAX_D_FF 32768
+
+bool gpt_config_valid(const GPTConfig *c, char *why, size_t why_size)
+{
+    if (c->n_layer < 1 || c->n_layer > MAX_LAYERS)
+        snprintf(why, why_size, "n_layer is %d, not in 1..%d", c->n_layer, MAX_LAYERS);
+    else if (c->n_head < 1 || c->n_head > MAX_HEADS)
+        snprintf(why, why_size, "n_head is %d, not in 1..%d", c->n_head, MAX_HEADS);
+    else if (c->d_model < 1 || c->d_model > MAX_D_MODEL)
+        snprintf(why, why_size, "d_model is %d, not in 1..%d", c->d_model, MAX_D_MODEL);
+    else if (c->d_model % c->n_head != 0)
+        snprintf(why, why_size, "d_model %d is not divisible by n_head %d", c->d_model,
+                 c->n_head);
+    else if (c->d_ff < 1 || c->d_ff > MAX_D_FF)
+        snprintf(why, why_size, "d_ff is %d, not in 1..%d", c->d_ff, MAX_D_FF);
+    else if (c->vocab_size != VOCAB_SIZE)
+        snprintf(why, why_size, "vocab_size is %d, not %d", c->vocab_size, VOCAB_SIZE);
+    else if (c->block_size != BLOCK_SIZE)
+        snprintf(why, why_size, "block_size is %d, not %d", c->block_size, BLOCK_SIZE);
+    else
+        return true;
+    return false;
+}
+
+// ----------------------------------------------------------------------------
+// Parameters
+
+void param_info(const GPTConfig *c, int i, ParamInfo *out)
+{
+    size_t V = c->vocab_size, T = c->block_size, C = c->d_model, F = c->d_ff;
+    static const struct {
+        const char *name_format;
+        bool per_layer;
+    } names[NUM_PARAM_TENSORS] = {
+        {"transformer.wte.weight", false},
+        {"transformer.wpe.weight", false},
+        {"transformer.h.%d.ln_1.weight", true},
+        {"transformer.h.%d.ln_1.bias", true},
+        {"transformer.h.%d.attn.c_attn.weight", true},
+        {"transformer.h.%d.attn.c_attn.bias", true},
+        {"transformer.h.%d.attn.c_proj.weight", true},
+        {"transformer.h.%d.attn.c_proj.bias", true},
+        {"transformer.h.%d.ln_2.weight", true},
+        {"transformer.h.%d.ln_2.bias", true},
+        {"transformer.h.%d.mlp.c_fc.weight", true},
+        {"transformer.h.%d.mlp.c_fc.bias", true},
+        {"transformer.h.%d.mlp.c_proj.weight", true},
+        {"transformer.h.%d.mlp.c_proj.bias", true},
+        {"transformer.ln_f.weight", false},
+        {"transformer.ln_f.bias", false},
+    };
+    // Shapes per layer, [out, in] for matrices; a vector has dims[1] = 1.
+    const size_t shapes[NUM_PARAM_TENSORS][2] = {
+        {V, C}, {T, C},                 // wte, wpe
+        {C, 1}, {C, 1},                 // ln_1
+        {3 * C, C}, {3 * C, 1},         // c_attn
+        {C, C}, {C, 1},                 // attn.c_proj
+        {C, 1}, {C, 1},                 // ln_2
+        {F, C}, {F, 1},                 // c_fc
+        {C, F}, {C, 1},                 // mlp.c_proj
+        {C, 1}, {C, 1},                 // ln_f
+    };
+    g_return_if_fail(i >= 0 && i < NUM_PARAM_TENSORS);
+    out->name_format = names[i].name_format;
+    out->per_layer = names[i].per_layer;
+    out->rank = shapes[i][1] == 1 ? 1 : 2;
+    out->dims[0] = shapes[i][0];
+    out->dims[1] = shapes[i][1];
+    out->decay = out->rank == 2; // weight decay on matrices (and embeddings) only
+}
+
+// Floats in tensor i, all layers together.
+static size_t param_tensor_size(const GPTConfig *c, int i)
+{
+    ParamInfo info;
+    param_info(c, i, &info);
+    return info.dims[0] * info.dims[1] * (info.per_layer ? (size_t)c->n_layer : 1);
+}
+
+size_t param_count(const GPTConfig *c)
+{
+    size_t total = 0;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++)
+        total += param_tensor_size(c, i);
+    return total;
+}
+
+void param_carve(ParameterTensors *p, const GPTConfig *c, float *memory)
+{
+    // The struct's 16 pointers, in the order of param_info.
+    float **pointers[NUM_PARAM_TENSORS] = {
+        &p->wte, &p->wpe, &p->ln_1_weight, &p->ln_1_bias, &p->c_attn_weight,
+        &p->c_attn_bias, &p->attn_proj_weight, &p->attn_proj_bias, &p->ln_2_weight,
+        &p->ln_2_bias, &p->c_fc_weight, &p->c_fc_bias, &p->mlp_proj_weight,
+        &p->mlp_proj_bias, &p->ln_f_weight, &p->ln_f_bias,
+    };
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        *pointers[i] = memory;
+        memory += param_tensor_size(c, i);
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Activations
+
+void activation_sizes(const GPTConfig *c, int B, size_t sizes[NUM_ACTIVATION_TENSORS])
+{
+    size_t L = c->n_layer, NH = c->n_head, C = c->d_model, F = c->d_ff, V = c->vocab_size;
+    size_t T = c->block_size, BT = (size_t)B * T;
+    const size_t s[NUM_ACTIVATION_TENSORS] = {
+        BT * C,              // encoded
+        L * BT * C,          // ln_1
+        L * BT,              // ln_1_mean
+        L * BT,              // ln_1_rstd
+        L * BT * 3 * C,      // qkv
+        L * B * NH * T * T,  // attn_scores
+        L * B * NH * T * T,  // attn_pattern
+        L * BT * C,          // attn_out
+        L * BT * C,          // attn_proj
+        L * BT * C,          // resid_mid
+        L * BT * C,          // ln_2
+        L * BT,              // ln_2_mean
+        L * BT,              // ln_2_rstd
+        L * BT * F,          // fc
+        L * BT * F,          // fc_gelu
+        L * BT * C,          // mlp_proj
+        L * BT * C,          // resid_post
+        BT * C,              // ln_f
+        BT,                  // ln_f_mean
+        BT,                  // ln_f_rstd
+        (size_t)B * V,       // logits
+        (size_t)B * V,       // probs
+    };
+    memcpy(sizes, s, sizeof s);
+}
+
+size_t activation_count(const GPTConfig *c, int B)
+{
+    size_t sizes[NUM_ACTIVATION_TENSORS];
+    activation_sizes(c, B, sizes);
+    size_t total = 0;
+    for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++)
+        total += sizes[i];
+    return total;
+}
+
+void activation_carve(ActivationTensors *a, const GPTConfig *c, int B, float *memory)
+{
+    float **pointers[NUM_ACTIVATION_TENSORS] = {
+        &a->encoded, &a->ln_1, &a->ln_1_mean, &a->ln_1_rstd, &a->qkv, &a->attn_scores,
+        &a->attn_pattern, &a->attn_out, &a->attn_proj, &a->resid_mid, &a->ln_2,
+        &a->ln_2_mean, &a->ln_2_rstd, &a->fc, &a->fc_gelu, &a->mlp_proj, &a->resid_post,
+        &a->ln_f, &a->ln_f_mean, &a->ln_f_rstd, &a->logits, &a->probs,
+    };
+    size_t sizes[NUM_ACTIVATION_TENSORS];
+    activation_sizes(c, B, sizes);
+    for (int i = 0; i < NUM_ACTIVATION_TENSORS; i++) {
+        *pointers[i] = memory;
+        memory += sizes[i];
+    }
+}
+
+// ----------------------------------------------------------------------------
+// Creating, freeing, initialising
+
+bool gpt_create(GPT *model, const GPTConfig *config, GError **error)
+{
+    memset(model, 0, sizeof *model);
+    char why[128];
+    if (!gpt_config_valid(config, why, sizeof why)) {
+        g_set_error(error, LL_ERROR, LL_ERROR_INVALID, "invalid model configuration: %s", why);
+        return false;
+    }
+    model->config = *config;
+    model->num_parameters = param_count(config);
+    model->params_memory = g_try_new0(float, model->num_parameters);
+    if (!model->params_memory) {
+        g_set_error(error, LL_ERROR, LL_ERROR_INVALID,
+                    "cannot allocate %zu parameters (%zu MB)", model->num_parameters,
+                    model->num_parameters * sizeof(float) >> 20);
+        return false;
+    }
+    param_carve(&model->params, config, model->params_memory);
+    model->attention = ATTENTION_VECTORIZED;
+    return true;
+}
+
+void gpt_free(GPT *model)
+{
+    g_free(model->params_memory);
+    g_free(model->acts_memory);
+    memset(model, 0, sizeof *model);
+}
+
+// Draw order (part of the definition: the same seed must give the same model
+// forever): one generator seeded with `seed`; the 2-D tensors in ParameterTensors
+// order (wte, wpe, c_attn, attn.c_proj, c_fc, mlp.c_proj), each in memory order
+// (layer by layer, row by row), one rng_normal per float. Vectors draw nothing:
+// biases are 0, LayerNorm weights 1.
+void gpt_init_random_std(GPT *model, uint64_t seed, float std)
+{
+    Rng rng;
+    rng_seed(&rng, seed);
+    float *p = model->params_memory;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        ParamInfo info;
+        param_info(&model->config, i, &info);
+        size_t n = param_tensor_size(&model->config, i);
+        bool layernorm_weight = i == 2 || i == 8 || i == 14; // ln_1, ln_2, ln_f weights
+        for (size_t j = 0; j < n; j++) {
+            if (info.rank == 2)
+                p[j] = (float)(std * rng_normal(&rng));
+            else
+                p[j] = layernorm_weight ? 1.0f : 0.0f;
+        }
+        p += n;
+    }
+}
+
+void gpt_init_random(GPT *model, uint64_t seed)
+{
+    gpt_init_random_std(model, seed, 0.02f);
+}
+
+// ----------------------------------------------------------------------------
+// The boost (SPEC section 4)
+
+void boost_init_default(Boost *b, float amount)
+{
+    memset(b, 0, sizeof *b);
+    b->amount = amount;
+    b->boost_values = true;
+    b->boost_operator = true;
+    for (int l = 0; l < MAX_LAYERS; l++)
+        for (int h = 0; h < MAX_HEADS; h++)
+            b->target[l][h] = true;
+}
+
+int boost_positions(const Boost *b, const Problem *p, int out[3])
+{
+    int n = 0;
+    if (b->boost_values) {
+        // A value position is boosted if the name just before it is var1 or
+        // var2: once per position, also when var1 == var2. (In a valid problem
+        // every name is defined once, so at most two match.)
+        int var1 = p->tokens[POS_VAR1], var2 = p->tokens[POS_VAR2];
+        for (int slot = 0; slot < NUM_VARS && n < 2; slot++) {
+            int name = p->tokens[name_position(slot)];
+            if (name == var1 || name == var2)
+                out[n++] = value_position(slot);
+        }
+    }
+    if (b->boost_operator)
+        out[n++] = POS_OP;
+    return n;
+}
+
+// Fills boost_row (B,NH,T) for layer l: amount at each boosted key position of
+// each targeted head, zero elsewhere.
+static void boost_fill_layer(float *boost_row, const Boost *boost, const int *tokens, int l,
+                             int B, int NH, int T)
+{
+    memset(boost_row, 0, (size_t)B * NH * T * sizeof *boost_row);
+    for (int b = 0; b < B; b++) {
+        Problem problem;
+        memcpy(problem.tokens, tokens + (size_t)b * T, sizeof problem.tokens);
+        int positions[3];
+        int count = boost_positions(boost, &problem, positions);
+        for (int h = 0; h < NH; h++) {
+            if (!boost->target[l][h])
+                continue;
+            for (int i = 0; i < count; i++)
+                boost_row[((size_t)b * NH + h) * T + positions[i]] += boost->amount;
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------
+// The forward pass
+
+// out (n) = a (n) + b (n): the residual connection.
+static void residual_forward(float *out, const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+// Makes room for B problems' activations (the memory only ever grows).
+static bool ensure_activations(GPT *model, int B, GError **error)
+{
+    if (model->acts_memory && B <= model->max_batch)
+        return true;
+    size_t count = activation_count(&model->config, B);
+    float *memory = g_try_new(float, count);
+    if (!memory) {
+        g_set_error(error, LL_ERROR, LL_ERROR_INVALID,
+                    "cannot allocate activations for a batch of %d (%zu MB)", B,
+                    count * sizeof(float) >> 20);
+        return false;
+    }
+    g_free(model->acts_memory);
+    model->acts_memory = memory;
+    model->max_batch = B;
+    activation_carve(&model->acts, &model->config, B, memory);
+    return true;
+}
+
+#define MAX_BATCH (1 << 20) // far more problems than a forward pass ever needs
+
+bool gpt_forward(GPT *model, const int *tokens, int B, const Boost *boost, GError **error)
+{
+    const GPTConfig *cfg = &model->config;
+    int L = cfg->n_layer, NH = cfg->n_head, C = cfg->d_model, F = cfg->d_ff;
+    int V = cfg->vocab_size, T = cfg->block_size;
+    if (!model->params_memory) {
+        g_set_error(error, LL_ERROR, LL_ERROR_INVALID, "forward pass of a model with no parameters");
+        return false;
+    }
+    if (B < 1 || B > MAX_BATCH) {
+        g_set_error(error, LL_ERROR, LL_ERROR_INVALID, "batch of %d problems, not in 1..%d", B,
+                    MAX_BATCH);
+        return false;
+    }
+    for (size_t i = 0; i < (size_t)B * T; i++) {
+        if (tokens[i] < 0 || tokens[i] >= V) {
+            g_set_error(error, LL_ERROR, LL_ERROR_INVALID,
+                        "problem %zu, position %zu: token id %d is not in 0..%d", i / T, i % T,
+                        tokens[i], V - 1);
+            return false;
+        }
+    }
+    if (!ensure_activations(model, B, error))
+        return false;
+    model->batch = B;
+
+    // Per-layer tensors are indexed with this batch's B: layer l of a (L,B,T,C)
+    // tensor starts at l * B*T*C (see model.h).
+    ParameterTensors params = model->params;
+    ActivationTensors acts = model->acts;
+    size_t BT = (size_t)B * T;
+    float *boost_row = boost ? g_new(float, (size_t)B * NH * T) : NULL;
+
+    encoder_forward(acts.encoded, tokens, params.wte, params.wpe, B, T, C);
+    for (int l = 0; l < L; l++) {
+        const float *residual = l == 0 ? acts.encoded : acts.resid_post + (l - 1) * BT * C;
+
+        // This layer's weights
+        const float *ln_1_w = params.ln_1_weight + (size_t)l * C;
+        const float *ln_1_b = params.ln_1_bias + (size_t)l * C;
+        const float *c_attn_w = params.c_attn_weight + (size_t)l * 3 * C * C;
+        const float *c_attn_b = params.c_attn_bias + (size_t)l * 3 * C;
+        const float *attn_proj_w = params.attn_proj_weight + (size_t)l * C * C;
+        const float *attn_proj_b = params.attn_proj_bias + (size_t)l * C;
+        const float *ln_2_w = params.ln_2_weight + (size_t)l * C;
+        const float *ln_2_b = params.ln_2_bias + (size_t)l * C;
+        const float *c_fc_w = params.c_fc_weight + (size_t)l * F * C;
+        const float *c_fc_b = params.c_fc_bias + (size_t)l * F;
+        const float *mlp_proj_w = params.mlp_proj_weight + (size_t)l * C * F;
+        const float *mlp_proj_b = params.mlp_proj_bias + (size_t)l * C;
+
+        // This layer's activations
+        float *ln_1 = acts.ln_1 + l * BT * C;
+        float *ln_1_mean = acts.ln_1_mean + l * BT;
+        float *ln_1_rstd = acts.ln_1_rstd + l * BT;
+        float *qkv = acts.qkv + l * BT * 3 * C;
+        float *scores = acts.attn_scores + l * BT * NH * T; // (B,NH,T,T)
+        float *pattern = acts.attn_pattern + l * BT * NH * T;
+        float *attn_out = acts.attn_out + l * BT * C;
+        float *attn_proj = acts.attn_proj + l * BT * C;
+        float *resid_mid = acts.resid_mid + l * BT * C;
+        float *ln_2 = acts.ln_2 + l * BT * C;
+        float *ln_2_mean = acts.ln_2_mean + l * BT;
+        float *ln_2_rstd = acts.ln_2_rstd + l * BT;
+        float *fc = acts.fc + l * BT * F;
+        float *fc_gelu = acts.fc_gelu + l * BT * F;
+        float *mlp_proj = acts.mlp_proj + l * BT * C;
+        float *resid_post = acts.resid_post + l * BT * C;
+
+        // x = x + attn(ln_1(x))
+        layernorm_forward(ln_1, ln_1_mean, ln_1_rstd, residual, ln_1_w, ln_1_b, BT, C);
+        matmul_forward(qkv, ln_1, c_attn_w, c_attn_b, BT, C, 3 * C);
+        if (boost_row)
+            boost_fill_layer(boost_row, boost, tokens, l, B, NH, T);
+        attention_forward(attn_out, scores, pattern, qkv, boost_row, B, T, C, NH,
+                          model->attention);
+        matmul_forward(attn_proj, attn_out, attn_proj_w, attn_proj_b, BT, C, C);
+        residual_forward(resid_mid, residual, attn_proj, BT * C);
+        // x = x + mlp(ln_2(x))
+        layernorm_forward(ln_2, ln_2_mean, ln_2_rstd, resid_mid, ln_2_w, ln_2_b, BT, C);
+        matmul_forward(fc, ln_2, c_fc_w, c_fc_b, BT, C, F);
+        gelu_forward(fc_gelu, fc, BT * F);
+        matmul_forward(mlp_proj, fc_gelu, mlp_proj_w, mlp_proj_b, BT, F, C);
+        residual_forward(resid_post, resid_mid, mlp_proj, BT * C);
+    }
+    g_free(boost_row);
+
+    const float *last = acts.resid_post + (L - 1) * BT * C;
+    layernorm_forward(acts.ln_f, acts.ln_f_mean, acts.ln_f_rstd, last, params.ln_f_weight,
+                      params.ln_f_bias, BT, C);
+    // Only position POS_ANS predicts anything we use: logits (B,V) from its row
+    // of ln_f, against wte (the output matrix is tied to the embedding).
+    for (int b = 0; b < B; b++) {
+        const float *ln_f_ans = acts.ln_f + ((size_t)b * T + POS_ANS) * C;
+        float *logits = acts.logits + (size_t)b * V;
+        matmul_forward(logits, ln_f_ans, params.wte, NULL, 1, C, V);
+        softmax_row(acts.probs + (size_t)b * V, logits, V);
+    }
+    return true;
+}
+
+// ----------------------------------------------------------------------------
+// Reading the results
+
+const float *gpt_probs(const GPT *model, int b)
+{
+    return model->acts.probs + (size_t)b * model->config.vocab_size;
+}
+
+static size_t head_offset(const GPT *model, int layer, int b, int head)
+{
+    size_t B = model->batch, NH = model->config.n_head, T = model->config.block_size;
+    return (((size_t)layer * B + b) * NH + head) * T * T;
+}
+
+const float *gpt_scores(const GPT *model, int layer, int b, int head)
+{
+    return model->acts.attn_scores + head_offset(model, layer, b, head);
+}
+
+const float *gpt_pattern(const GPT *model, int layer, int b, int head)
+{
+    return model->acts.attn_pattern + head_offset(model, layer, b, head);
+}
