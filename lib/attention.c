@@ -52,23 +52,37 @@ void softmax_row(float *out, const float *inp, int n)
 #endif
 }
 
+// Entries j0 .. j0+width-1 of one row of a (M,K) @ b (K,N): each sums its K
+// products one by one in order of k, starting from 0, exactly like a dot
+// product. Summing up to 8 neighbouring entries side by side in local
+// variables lets the compiler keep them in vector registers (width is a
+// constant wherever this is inlined).
+static inline void row_block(float *out_row, const float *a_row, const float *b, int ldb, int j0,
+                             int width, int K)
+{
+    float acc[8] = {0};
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < width; j++)
+            acc[j] += a_row[k] * b[(size_t)k * ldb + j0 + j];
+    for (int j = 0; j < width; j++)
+        out_row[j0 + j] = acc[j];
+}
+
 // out (M,N) = a (M,K) @ b (K,N); ld_* are the row strides (a head's slice of
-// qkv is not contiguous). The inner loop runs along a row of b and a row of
-// out, which the compiler turns into vector instructions; each entry of out
-// still sums its K terms one by one in order of k, exactly like a dot product.
+// qkv is not contiguous).
 static void matmul_a_b(float *out, int ld_out, const float *a, int lda, const float *b, int ldb,
                        int M, int N, int K)
 {
     for (int i = 0; i < M; i++) {
+        const float *a_row = a + (size_t)i * lda;
         float *out_row = out + (size_t)i * ld_out;
-        for (int j = 0; j < N; j++)
-            out_row[j] = 0.0f;
-        for (int k = 0; k < K; k++) {
-            float a_ik = a[(size_t)i * lda + k];
-            const float *b_row = b + (size_t)k * ldb;
-            for (int j = 0; j < N; j++)
-                out_row[j] += a_ik * b_row[j];
-        }
+        int j0 = 0;
+        for (; j0 + 8 <= N; j0 += 8)
+            row_block(out_row, a_row, b, ldb, j0, 8, K);
+        for (; j0 + 4 <= N; j0 += 4)
+            row_block(out_row, a_row, b, ldb, j0, 4, K);
+        for (; j0 < N; j0++)
+            row_block(out_row, a_row, b, ldb, j0, 1, K);
     }
 }
 
@@ -78,6 +92,14 @@ static void transpose(float *out, const float *a, int lda, int M, int N)
     for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++)
             out[(size_t)i * N + j] = a[(size_t)j * lda + i];
+}
+
+// out (M,N) += a (M,N), out with row stride ld_out
+static void add_rows(float *out, int ld_out, const float *a, int M, int N)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++)
+            out[(size_t)i * ld_out + j] += a[(size_t)i * N + j];
 }
 
 // out (B,T,C); scores, pattern (B,NH,T,T); qkv (B,T,3C); boost_row (B,NH,T) or NULL
@@ -133,11 +155,12 @@ void attention_forward(float *out, float *scores, float *pattern, const float *q
         attention_forward_vectorized(out, scores, pattern, qkv, boost_row, B, T, C, NH);
 }
 
-// The backward, per (problem, head), with P = pattern and dO = dout's slice:
-//   dV  = P^T dO
-//   dP  = dO V^T
-//   dS  = P * (dP - rowsum(P * dP))   the softmax's backward, row by row
-//   dQ  = dS K / sqrt(hs),  dK = dS^T Q / sqrt(hs)
+// The backward, per (problem, head), with P = pattern and dO = dout's slice,
+// as small matrix products like the forward:
+//   dP  = dO V^T                      (T,T)
+//   dS  = P * (dP - rowsum(P * dP))   the softmax's backward, row by row,
+//                                     then times 1/sqrt(hs) for the scale
+//   dQ += dS K,   dK += dS^T Q,   dV += P^T dO
 // Masked cells have P = 0, so dS = 0 there: no gradient crosses the mask. The
 // boost is a constant added to the scores and has no gradient of its own.
 // dqkv (B,T,3C) is added into; dout (B,T,C); qkv (B,T,3C); pattern (B,NH,T,T)
@@ -148,46 +171,48 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel
     {
-        float *dscores = g_new(float, T); // row i of dS, one per thread
+        // Per-thread scratch: a transposed (hs,T) or (T,T) operand, dP or dS
+        // (T,T), and a (T,hs) product before it is added into dqkv.
+        float *scratch = g_new(float, (size_t)3 * T * T + (size_t)2 * hs * T);
+        float *transposed = scratch;               // (T,T) or (hs,T)
+        float *ds = transposed + (size_t)T * (T > hs ? T : hs); // (T,T)
+        float *product = ds + (size_t)T * T;       // (T,hs)
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++) {
             for (int h = 0; h < NH; h++) {
                 const float *p = pattern + ((size_t)b * NH + h) * T * T;
-                const float *qkv_b = qkv + (size_t)b * T * 3 * C;
-                float *dqkv_b = dqkv + (size_t)b * T * 3 * C;
+                const float *q = qkv + (size_t)b * T * 3 * C + h * hs; // row stride 3C
+                const float *k = q + C;
+                const float *v = q + 2 * C;
+                const float *dout_bh = dout + (size_t)b * T * C + h * hs; // row stride C
+                float *dq = dqkv + (size_t)b * T * 3 * C + h * hs;
+                float *dk = dq + C;
+                float *dv = dq + 2 * C;
+
+                // dP = dO V^T, then dS row by row
+                transpose(transposed, v, 3 * C, hs, T);
+                matmul_a_b(ds, T, dout_bh, C, transposed, T, T, T, hs);
                 for (int i = 0; i < T; i++) {
-                    const float *dout_i = dout + ((size_t)b * T + i) * C + h * hs;
-                    // dP[i][j] = dO_i . v_j, and dV_j += P[i][j] dO_i
+                    float *row = ds + i * T;
                     float weighted = 0.0f; // sum over j of P[i][j] dP[i][j]
-                    for (int j = 0; j <= i; j++) {
-                        const float *v_j = qkv_b + (size_t)j * 3 * C + 2 * C + h * hs;
-                        float *dv_j = dqkv_b + (size_t)j * 3 * C + 2 * C + h * hs;
-                        float dp = 0.0f;
-                        for (int d = 0; d < hs; d++) {
-                            dp += dout_i[d] * v_j[d];
-                            dv_j[d] += p[i * T + j] * dout_i[d];
-                        }
-                        dscores[j] = dp;
-                        weighted += p[i * T + j] * dp;
-                    }
-                    // Through the softmax, then the 1/sqrt(hs) scale.
                     for (int j = 0; j <= i; j++)
-                        dscores[j] = p[i * T + j] * (dscores[j] - weighted) * scale;
-                    // Into the query of row i and the keys of rows j <= i.
-                    const float *q_i = qkv_b + (size_t)i * 3 * C + h * hs;
-                    float *dq_i = dqkv_b + (size_t)i * 3 * C + h * hs;
-                    for (int j = 0; j <= i; j++) {
-                        const float *k_j = qkv_b + (size_t)j * 3 * C + C + h * hs;
-                        float *dk_j = dqkv_b + (size_t)j * 3 * C + C + h * hs;
-                        float ds = dscores[j];
-                        for (int d = 0; d < hs; d++) {
-                            dq_i[d] += ds * k_j[d];
-                            dk_j[d] += ds * q_i[d];
-                        }
-                    }
+                        weighted += p[i * T + j] * row[j];
+                    for (int j = 0; j < T; j++)
+                        row[j] = p[i * T + j] * (row[j] - weighted) * scale;
                 }
+                // dQ += dS K
+                matmul_a_b(product, hs, ds, T, k, 3 * C, T, hs, T);
+                add_rows(dq, 3 * C, product, T, hs);
+                // dK += dS^T Q
+                transpose(transposed, ds, T, T, T);
+                matmul_a_b(product, hs, transposed, T, q, 3 * C, T, hs, T);
+                add_rows(dk, 3 * C, product, T, hs);
+                // dV += P^T dO
+                transpose(transposed, p, T, T, T);
+                matmul_a_b(product, hs, transposed, T, dout_bh, C, T, hs, T);
+                add_rows(dv, 3 * C, product, T, hs);
             }
         }
-        g_free(dscores);
+        g_free(scratch);
     }
 }

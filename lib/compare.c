@@ -294,6 +294,16 @@ void pattern_average_get(const PatternAverage *a, int layer, int head, bool by_r
                 out[i] = NAN;
 }
 
+void pattern_average_difference(const PatternAverage *a, const PatternAverage *b, int layer,
+                                int head, bool by_role, float out[COMPARE_CELLS])
+{
+    float mean_b[COMPARE_CELLS];
+    pattern_average_get(a, layer, head, by_role, out);
+    pattern_average_get(b, layer, head, by_role, mean_b);
+    for (int i = 0; i < T * T; i++)
+        out[i] -= mean_b[i]; // NaN - x and x - NaN stay NaN
+}
+
 void role_profile(RoleProfile *out, const PatternAverage *a, int layer, int head)
 {
     memset(out, 0, sizeof *out);
@@ -361,43 +371,56 @@ const char *failure_kind_name(int kind)
     return kind >= 0 && kind < FAILURE_KINDS ? names[kind] : "none";
 }
 
-int classify_failure(const Problem *p, int predicted)
+#define INT_VALUES (INT_TOKEN_MAX - INT_TOKEN_MIN + 1)
+
+// kinds (INT_VALUES): the kind of every possible numeric prediction for this
+// problem, kinds[v - INT_TOKEN_MIN] for the integer v (FAILURE_NONE for the
+// answer). One table per problem makes the chance counts a lookup.
+static void failure_kinds_by_value(signed char kinds[INT_VALUES], const Problem *p)
 {
-    int answer_token = p->tokens[POS_ANSWER];
-    if (predicted == answer_token)
-        return FAILURE_NONE;
-    if (!token_is_int(predicted))
-        return FAILURE_OTHER;
-    int value = int_of_token(predicted), op = problem_op(p);
+    int answer = problem_answer(p), op = problem_op(p);
     int var1 = problem_var1(p), var2 = problem_var2(p);
-    bool keeps_one = false, keeps_none = false;
-    for (int x = TOK_VAR_A; x < TOK_VAR_A + NUM_VARS; x++) {
-        for (int y = TOK_VAR_A; y < TOK_VAR_A + NUM_VARS; y++) {
-            if (x == var1 && y == var2)
-                continue; // the right pair
-            if (apply_op(op, problem_value_of(p, x), problem_value_of(p, y)) != value)
-                continue;
-            if (x == var1 || y == var2)
-                keeps_one = true;
-            else
-                keeps_none = true;
+    for (int v = INT_TOKEN_MIN; v <= INT_TOKEN_MAX; v++)
+        kinds[v - INT_TOKEN_MIN] = abs(v - answer) <= NEAR_MISS_DISTANCE ? FAILURE_NEAR_MISS
+                                                                          : FAILURE_OTHER;
+    // The binding readings override a near miss, and keeping one operand
+    // overrides losing both: the precedence of compare.h.
+    for (int pass = 0; pass < 2; pass++) {
+        for (int x = TOK_VAR_A; x < TOK_VAR_A + NUM_VARS; x++) {
+            for (int y = TOK_VAR_A; y < TOK_VAR_A + NUM_VARS; y++) {
+                if (x == var1 && y == var2)
+                    continue; // the right pair
+                bool keeps_one = x == var1 || y == var2;
+                if (keeps_one != (pass == 1))
+                    continue; // pass 0: losing both; pass 1: keeping one
+                int v = apply_op(op, problem_value_of(p, x), problem_value_of(p, y));
+                kinds[v - INT_TOKEN_MIN] = keeps_one ? FAILURE_REF_X_OTHER : FAILURE_OTHER_X_OTHER;
+            }
         }
     }
-    if (keeps_one)
-        return FAILURE_REF_X_OTHER;
-    if (keeps_none)
-        return FAILURE_OTHER_X_OTHER;
-    if (abs(value - int_of_token(answer_token)) <= NEAR_MISS_DISTANCE)
-        return FAILURE_NEAR_MISS;
-    return FAILURE_OTHER;
+    kinds[answer - INT_TOKEN_MIN] = FAILURE_NONE;
+}
+
+static int kind_of_prediction(const signed char kinds[INT_VALUES], int predicted)
+{
+    return token_is_int(predicted) ? kinds[int_of_token(predicted) - INT_TOKEN_MIN] : FAILURE_OTHER;
+}
+
+int classify_failure(const Problem *p, int predicted)
+{
+    signed char kinds[INT_VALUES];
+    failure_kinds_by_value(kinds, p);
+    return kind_of_prediction(kinds, predicted);
 }
 
 void count_failures(FailureCounts *out, const Problem *problems, const int *predicted, size_t n)
 {
     memset(out, 0, sizeof *out);
     size_t *wrong = g_new(size_t, n ? n : 1);
+    signed char(*kinds)[INT_VALUES] = g_malloc((n ? n : 1) * sizeof *kinds); // (n, INT_VALUES)
     for (size_t i = 0; i < n; i++) {
-        int kind = classify_failure(&problems[i], predicted[i]);
+        failure_kinds_by_value(kinds[out->n], &problems[i]);
+        int kind = kind_of_prediction(kinds[out->n], predicted[i]);
         if (kind == FAILURE_NONE)
             continue;
         out->count[kind]++;
@@ -409,7 +432,7 @@ void count_failures(FailureCounts *out, const Problem *problems, const int *pred
         for (size_t b = 0; b < out->n; b++) {
             if (a == b)
                 continue;
-            int kind = classify_failure(&problems[wrong[b]], predicted[wrong[a]]);
+            int kind = kind_of_prediction(kinds[b], predicted[wrong[a]]);
             if (kind == FAILURE_NONE)
                 correct += 1.0;
             else
@@ -420,5 +443,6 @@ void count_failures(FailureCounts *out, const Problem *problems, const int *pred
     for (int k = 0; k < FAILURE_KINDS; k++)
         out->chance[k] = chance[k] / others;
     out->chance_correct = correct / others;
+    g_free(kinds);
     g_free(wrong);
 }

@@ -147,6 +147,11 @@ bool pattern_average_run(PatternAverage *a, ProblemResult *results, GPT *model,
 void pattern_average_get(const PatternAverage *a, int layer, int head, bool by_role,
                          float out[COMPARE_CELLS]);
 
+// out (T,T) = the mean pattern of a minus that of b (e.g. bad - good), cell
+// by cell; NaN where either is undefined.
+void pattern_average_difference(const PatternAverage *a, const PatternAverage *b, int layer,
+                                int head, bool by_role, float out[COMPARE_CELLS]);
+
 // Row POS_ANS's weight per part with a 95% confidence interval over examples:
 // mean +- 1.96 sd / sqrt(n) (sd with n - 1; NaN when n < 2). With head =
 // ALL_HEADS each example's parts are first averaged over the layer's heads.

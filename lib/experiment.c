@@ -26,6 +26,7 @@ static const char *const subset_names[SUBSETS] = {"good", "bad", "boosted"};
 #define FIG_MAIN "most_different.png"
 #define FIG_MAIN_SVG "most_different.svg"
 #define FIG_MAIN_POSITIONS "most_different_positions.png"
+#define FIG_DIFFERENCE "most_different_difference.png"
 #define FIG_PROFILE "profile_row18.png"
 #define FIG_ROLE_PARTS "role_parts.png"
 #define FIG_LAYER_FORMAT "layer%d_mean.png"
@@ -201,6 +202,18 @@ static void profile_row18(ModelRun *m)
 // ----------------------------------------------------------------------------
 // Step 6a: the figures
 
+// Figures need squaring problems; the difference figure needs a bad subset
+// (bad - good, boosted - bad: the boosted subset is the bad one again).
+static bool has_figures(const ModelRun *m)
+{
+    return m->good.count + m->bad.count > 0;
+}
+
+static bool has_difference_figure(const ModelRun *m)
+{
+    return m->bad.count > 0;
+}
+
 // One panel: a subset's averaged pattern of (layer, head) (or the mean over
 // the layer's heads), by role or by position.
 static void fill_panel(Heatmap *hm, const PatternAverage *a, int layer, int head, bool by_role,
@@ -243,6 +256,41 @@ static bool save_triptych(const ModelRun *m, const char *file, int layer, int he
     if (n == 0)
         return true;
     char *path = g_build_filename(m->dir, file, NULL);
+    bool ok = heatmap_row_save(path, panels, n, title, 520.0 * n + 120.0, 620.0, error);
+    g_free(path);
+    return ok;
+}
+
+// bad - good and boosted - bad for the shown head, role view, on one
+// diverging scale: red where the second subset looks more, blue less.
+static bool save_differences(const ModelRun *m, const char *title, GError **error)
+{
+    const struct {
+        int a, b;
+        const char *title;
+    } pairs[2] = {{SUBSET_BAD, SUBSET_GOOD, "bad - good"},
+                  {SUBSET_BOOSTED, SUBSET_BAD, "boosted - bad"}};
+    Heatmap panels[2];
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        const PatternAverage *a = &m->average[pairs[i].a], *b = &m->average[pairs[i].b];
+        if (a->count == 0 || b->count == 0)
+            continue;
+        Heatmap *hm = &panels[n++];
+        float values[T * T];
+        pattern_average_difference(a, b, m->layer, m->head, true, values);
+        heatmap_init(hm, HEATMAP_DIFFERENCE, values);
+        hm->mask_upper = false; // NaN marks the cells masked in every example
+        for (int r = 0; r < T; r++) {
+            g_strlcpy(hm->row_labels[r], role_label(r, SQUARING_REFS), HEATMAP_LABEL_MAX);
+            g_strlcpy(hm->col_labels[r], role_label(r, SQUARING_REFS), HEATMAP_LABEL_MAX);
+        }
+        g_strlcpy(hm->title, pairs[i].title, HEATMAP_TEXT_MAX);
+        g_snprintf(hm->caption, HEATMAP_TEXT_MAX, "n = %zu and %zu", a->count, b->count);
+    }
+    if (n == 0)
+        return true;
+    char *path = g_build_filename(m->dir, FIG_DIFFERENCE, NULL);
     bool ok = heatmap_row_save(path, panels, n, title, 520.0 * n + 120.0, 620.0, error);
     g_free(path);
     return ok;
@@ -295,6 +343,12 @@ static bool save_figures(const ModelRun *m, GError **error)
                m->head, why);
     if (!save_triptych(m, FIG_MAIN, m->layer, m->head, true, title, error) ||
         !save_triptych(m, FIG_MAIN_SVG, m->layer, m->head, true, title, error))
+        return false;
+    char difference_title[HEATMAP_TEXT_MAX];
+    g_snprintf(difference_title, sizeof difference_title,
+               "%s: layer %d head %d, differences of the averages, role view", m->name, m->layer,
+               m->head);
+    if (!save_differences(m, difference_title, error))
         return false;
     g_snprintf(title, sizeof title, "%s: layer %d head %d, by position", m->name, m->layer,
                m->head);
@@ -437,23 +491,9 @@ static void json_role_profile(JsonWriter *w, const char *key, const RoleProfile 
     json_close(w, '}');
 }
 
-static void json_summary(JsonWriter *w, const ModelRun *m, const ExperimentOptions *options)
+// Accuracy overall, per operator and on the squaring problems.
+static void json_accuracy(JsonWriter *w, const ModelRun *m)
 {
-    const GPTConfig *c = &m->config;
-    char *display_path = g_filename_display_name(m->path);
-    json_open(w, NULL, '{');
-    json_string(w, "model", display_path);
-    g_free(display_path);
-    json_string(w, "name", m->name);
-    json_string(w, "order", order_name(m->order));
-    json_open(w, "config", '{');
-    json_int(w, "n_layer", c->n_layer);
-    json_int(w, "n_head", c->n_head);
-    json_int(w, "d_model", c->d_model);
-    json_int(w, "d_ff", c->d_ff);
-    json_close(w, '}');
-    json_int(w, "test_seed", (long long)options->test_seed);
-    json_int(w, "test_count", (long long)m->count);
     json_double(w, "test_accuracy", ratio(m->correct, m->count));
     json_double(w, "test_mean_p_correct", m->mean_p_correct);
     json_open(w, "operators", '{');
@@ -467,8 +507,11 @@ static void json_summary(JsonWriter *w, const ModelRun *m, const ExperimentOptio
     size_t squaring = m->good.count + m->bad.count;
     json_int(w, "squaring_count", (long long)squaring);
     json_double(w, "squaring_accuracy", ratio(m->good.count, squaring));
+}
 
-    // SPEC section 5's subsets
+// SPEC section 5's subsets, and what the boost did to both.
+static void json_subsets(JsonWriter *w, const ModelRun *m, const ExperimentOptions *options)
+{
     json_open(w, "good", '{');
     json_int(w, "count", (long long)m->good.count);
     json_double(w, "mean_p_correct", subset_mean_p_correct(&m->good, m->results));
@@ -498,8 +541,11 @@ static void json_summary(JsonWriter *w, const ModelRun *m, const ExperimentOptio
     json_double(w, "mean_p_correct_before", m->boost_good.mean_p_before);
     json_double(w, "mean_p_correct_after", m->boost_good.mean_p_after);
     json_close(w, '}');
+}
 
-    // The bad subset's wrong answers
+// The bad subset's wrong answers by kind, beside chance.
+static void json_failures(JsonWriter *w, const ModelRun *m)
+{
     json_open(w, "failures", '{');
     json_int(w, "count", (long long)m->failures.n);
     json_int(w, "near_miss_distance", NEAR_MISS_DISTANCE);
@@ -517,8 +563,11 @@ static void json_summary(JsonWriter *w, const ModelRun *m, const ExperimentOptio
     json_close(w, '}');
     json_double(w, "chance_right_by_accident", m->failures.chance_correct);
     json_close(w, '}');
+}
 
-    // Row 18
+// Where row 18 looks: the most different head, and role profiles.
+static void json_row18(JsonWriter *w, const ModelRun *m)
+{
     if (m->has_most_different) {
         json_open(w, "most_different", '{');
         json_int(w, "layer", m->layer);
@@ -539,7 +588,7 @@ static void json_summary(JsonWriter *w, const ModelRun *m, const ExperimentOptio
         json_role_profile(w, subset_names[s], &m->profile_head[s]);
     json_close(w, '}');
     json_open(w, "layers", '[');
-    for (int l = 0; l < c->n_layer; l++) {
+    for (int l = 0; l < m->config.n_layer; l++) {
         json_open(w, NULL, '{');
         json_int(w, "layer", l);
         json_string(w, "heads", "mean over the layer's heads");
@@ -549,16 +598,22 @@ static void json_summary(JsonWriter *w, const ModelRun *m, const ExperimentOptio
     }
     json_close(w, ']');
     json_close(w, '}');
+}
 
+// The figures' file names, relative to the summary's folder.
+static void json_figures(JsonWriter *w, const ModelRun *m, const ExperimentOptions *options)
+{
     json_open(w, "figures", '{');
-    if (options->figures) {
+    if (options->figures && has_figures(m)) {
         json_string(w, "main", FIG_MAIN);
         json_string(w, "main_svg", FIG_MAIN_SVG);
         json_string(w, "main_by_position", FIG_MAIN_POSITIONS);
+        if (has_difference_figure(m))
+            json_string(w, "main_differences", FIG_DIFFERENCE);
         json_string(w, "row18_profile", FIG_PROFILE);
         json_string(w, "row18_role_parts", FIG_ROLE_PARTS);
         json_open(w, "layer_means", '[');
-        for (int l = 0; l < c->n_layer; l++) {
+        for (int l = 0; l < m->config.n_layer; l++) {
             char file[64];
             g_snprintf(file, sizeof file, FIG_LAYER_FORMAT, l);
             json_string(w, NULL, file);
@@ -566,6 +621,30 @@ static void json_summary(JsonWriter *w, const ModelRun *m, const ExperimentOptio
         json_close(w, ']');
     }
     json_close(w, '}');
+}
+
+static void json_summary(JsonWriter *w, const ModelRun *m, const ExperimentOptions *options)
+{
+    const GPTConfig *c = &m->config;
+    char *display_path = g_filename_display_name(m->path);
+    json_open(w, NULL, '{');
+    json_string(w, "model", display_path);
+    g_free(display_path);
+    json_string(w, "name", m->name);
+    json_string(w, "order", order_name(m->order));
+    json_open(w, "config", '{');
+    json_int(w, "n_layer", c->n_layer);
+    json_int(w, "n_head", c->n_head);
+    json_int(w, "d_model", c->d_model);
+    json_int(w, "d_ff", c->d_ff);
+    json_close(w, '}');
+    json_int(w, "test_seed", (long long)options->test_seed);
+    json_int(w, "test_count", (long long)m->count);
+    json_accuracy(w, m);
+    json_subsets(w, m, options);
+    json_failures(w, m);
+    json_row18(w, m);
+    json_figures(w, m, options);
     json_close(w, '}');
     fputc('\n', w->fp);
 }
@@ -756,24 +835,28 @@ static void report_figures(FILE *fp, const ModelRun *runs, int n, const Experime
         return;
     for (int i = 0; i < n; i++) {
         const ModelRun *m = &runs[i];
-        if (m->good.count + m->bad.count == 0)
+        if (!has_figures(m))
             continue;
         fprintf(fp, "### %s\n\n", m->name);
         fprintf(fp, "Layer %d head %d, good | bad | boosted, role view (rows and columns "
                     "re-indexed by role; hatched cells are masked in every example):\n\n"
                     "![%s: layer %d head %d](%s/%s)\n\n",
                 m->layer, m->head, m->name, m->layer, m->head, m->name, FIG_MAIN);
+        if (has_difference_figure(m))
+            fprintf(fp, "Its differences (red: more attention in the first subset):\n\n"
+                        "![%s: differences](%s/%s)\n\n",
+                    m->name, m->name, FIG_DIFFERENCE);
         fprintf(fp, "The same head by position (the seed's view):\n\n![%s by position](%s/%s)\n\n",
                 m->name, m->name, FIG_MAIN_POSITIONS);
-        fprintf(fp, "Row 18 of that head:\n\n![%s row 18](%s/%s)\n![%s row 18 by role](%s/%s)\n\n",
+        fprintf(fp, "Row 18 of that head, key by key and by role:\n\n![%s row 18](%s/%s)\n\n"
+                    "![%s row 18 by role](%s/%s)\n\n",
                 m->name, m->name, FIG_PROFILE, m->name, m->name, FIG_ROLE_PARTS);
-        fprintf(fp, "Each layer, mean over its heads:");
+        fprintf(fp, "Each layer, mean over its heads:\n\n");
         for (int l = 0; l < m->config.n_layer; l++) {
             char file[64];
             g_snprintf(file, sizeof file, FIG_LAYER_FORMAT, l);
-            fprintf(fp, " [layer %d](%s/%s)", l, m->name, file);
+            fprintf(fp, "![%s layer %d](%s/%s)\n\n", m->name, l, m->name, file);
         }
-        fprintf(fp, "\n\n");
     }
 }
 
@@ -836,20 +919,19 @@ static bool run_model(ModelRun *m, const ExperimentOptions *options, GError **er
     if (!run_boost(m, options, error))
         return false;
     profile_row18(m);
-    bool any_squaring = m->good.count + m->bad.count > 0;
-    if (options->figures && any_squaring && !save_figures(m, error))
+    if (options->figures && has_figures(m) && !save_figures(m, error))
         return false;
     if (!save_summary(m, options, error))
         return false;
     if (options->verbose) {
-        char a[G_ASCII_DTOSTR_BUF_SIZE], b[G_ASCII_DTOSTR_BUF_SIZE];
+        char a[G_ASCII_DTOSTR_BUF_SIZE], b[G_ASCII_DTOSTR_BUF_SIZE], c[G_ASCII_DTOSTR_BUF_SIZE];
         fprintf(stderr,
                 "looplens experiment: %s: accuracy %s; squaring %zu good, %zu bad; the boost "
                 "fixed %zu, broke %zu; bad mean p_correct %s -> %s\n",
                 m->name, number(a, "%.3f", ratio(m->correct, m->count)), m->good.count,
                 m->bad.count, m->boost_bad.fixed, m->boost_good.broken,
                 number(b, "%.3f", m->boost_bad.mean_p_before),
-                number(a, "%.3f", m->boost_bad.mean_p_after));
+                number(c, "%.3f", m->boost_bad.mean_p_after));
     }
     return true;
 }

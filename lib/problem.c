@@ -229,7 +229,13 @@ bool problem_set_read(const char *path, ProblemSet *out, GError **error)
     gsize size = 0;
     GError *local = NULL;
     if (!g_file_get_contents(path, &contents, &size, &local)) {
-        g_set_error(error, LL_ERROR, LL_ERROR_IO, "%s: cannot read: %s", path, local->message);
+        // GLib's message repeats the path; ours names it once, then says why.
+        int code = local->domain == G_FILE_ERROR ? local->code : -1;
+        g_set_error(error, LL_ERROR, LL_ERROR_IO, "%s: cannot read: %s", path,
+                    code == G_FILE_ERROR_NOENT ? "no such file"
+                    : code == G_FILE_ERROR_ACCES ? "permission denied"
+                    : code == G_FILE_ERROR_ISDIR ? "is a directory"
+                                                 : local->message);
         g_error_free(local);
         return false;
     }

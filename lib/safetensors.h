@@ -19,7 +19,8 @@
 //     where the one before ended, and the last ends at the end of the file. No
 //     two tensors share bytes, no byte belongs to no tensor, and so a truncated
 //     or padded data section is caught (the reference implementation requires
-//     the same, so every file it writes passes);
+//     the same, so every file it writes passes). A tensor named twice in the
+//     header (the JSON parser keeps the last) leaves a gap, so it is caught too;
 //   - no fields other than dtype, shape and data_offsets in a tensor entry;
 //   - every value finite (the error names the tensor and the first bad index).
 #ifndef LOOPLENS_SAFETENSORS_H

@@ -27,9 +27,12 @@ static size_t base_row_floats(const BoostCache *c)
     return (size_t)c->config.n_layer * c->config.n_head * c->rows * c->config.block_size;
 }
 
-static size_t kv_index(const BoostCache *c, int l, int n, int t)
+// Head h's keys (18, hs) of layer l, problem n; its values follow them.
+static size_t kv_index(const BoostCache *c, int l, int n, int h)
 {
-    return (((size_t)n * c->config.n_layer + l) * CACHED_POSITIONS + t) * 2 * c->config.d_model;
+    const GPTConfig *cfg = &c->config;
+    size_t hs = cfg->d_model / cfg->n_head;
+    return (((size_t)n * cfg->n_layer + l) * cfg->n_head + h) * 2 * CACHED_POSITIONS * hs;
 }
 
 static size_t resid_index(const BoostCache *c, int l, int n, int r)
@@ -105,11 +108,17 @@ bool boost_cache_add(BoostCache *cache, const GPT *model, int b, const Problem *
     const ActivationTensors *acts = &model->acts;
     cache->problems[n] = *problem;
     for (size_t l = 0; l < L; l++) {
-        // qkv row t is [q | k | v]: k and v are its last 2C floats.
+        // qkv row t is [q | k | v]; head h owns channels h*hs.. of each part.
         const float *qkv = acts->qkv + l * BT * 3 * C + (size_t)b * T * 3 * C;
-        for (int t = 0; t < CACHED_POSITIONS; t++)
-            memcpy(cache->kv + kv_index(cache, l, n, t), qkv + t * 3 * C + C,
-                   2 * C * sizeof(float));
+        size_t hs = C / NH;
+        for (size_t h = 0; h < NH; h++) {
+            float *keys = cache->kv + kv_index(cache, l, n, h);
+            float *values = keys + CACHED_POSITIONS * hs;
+            for (int t = 0; t < CACHED_POSITIONS; t++) {
+                memcpy(keys + t * hs, qkv + t * 3 * C + C + h * hs, hs * sizeof(float));
+                memcpy(values + t * hs, qkv + t * 3 * C + 2 * C + h * hs, hs * sizeof(float));
+            }
+        }
         const float *resid = l == 0 ? acts->encoded : acts->resid_post + (l - 1) * BT * C;
         for (int r = 0; r < cache->rows; r++)
             memcpy(cache->resid_in + resid_index(cache, l, n, r),
@@ -241,10 +250,11 @@ static int first_boosted_layer(const GPTConfig *cfg, const Boost *boost)
 // attention_forward_vectorized: each score a dot product over the head's
 // channels times 1/sqrt(hs), the mask, the boost on row POS_ANS, softmax_row,
 // then the weighted sum of values in order of key position.
-// attn_out (N,R,C); scores, pattern: layer l's (N,NH,R,T); qkv (N,R,3C)
+// D rows are computed (D <= R = cache->rows).
+// attn_out (N,D,C); scores, pattern: layer l's (N,NH,R,T); qkv (N,D,3C)
 static void attention_rows_forward(float *attn_out, float *scores, float *pattern,
                                    const float *qkv, const BoostCache *cache, const Boost *boost,
-                                   int l)
+                                   int l, int D)
 {
     const GPTConfig *cfg = &cache->config;
     int N = cache->count, R = cache->rows, NH = cfg->n_head, C = cfg->d_model;
@@ -255,21 +265,24 @@ static void attention_rows_forward(float *attn_out, float *scores, float *patter
         for (int h = 0; h < NH; h++) {
             int boosted[3];
             int n_boosted = boost_positions(boost, &cache->problems[n], boosted);
-            for (int r = 0; r < R; r++) {
+            // Keys and values 0..17 from the cache, 18.. from the recomputed
+            // rows (head h's channels of a (R, 3C) block).
+            const float *keys = cache->kv + kv_index(cache, l, n, h); // (18, hs)
+            const float *values = keys + CACHED_POSITIONS * hs;         // (18, hs)
+            const float *rows = qkv + (size_t)n * D * 3 * C + h * hs;  // (D, 3C)
+            for (int r = 0; r < D; r++) {
                 int pos = BOOST_FIRST_ROW + r;
-                const float *q = qkv + ((size_t)n * R + r) * 3 * C + h * hs;
+                const float *q = rows + (size_t)r * 3 * C;
                 float *s = scores + (((size_t)n * NH + h) * R + r) * T;
                 float *p = pattern + (((size_t)n * NH + h) * R + r) * T;
-                // Key j: cached for j < 18, else the recomputed row j - 18.
                 for (int j = 0; j < T; j++) {
                     if (j > pos) {
                         s[j] = -INFINITY;
                         continue;
                     }
                     const float *k = j < CACHED_POSITIONS
-                                         ? cache->kv + kv_index(cache, l, n, j) + h * hs
-                                         : qkv + ((size_t)n * R + (j - BOOST_FIRST_ROW)) * 3 * C +
-                                               C + h * hs;
+                                         ? keys + j * hs
+                                         : rows + (size_t)(j - CACHED_POSITIONS) * 3 * C + C;
                     float dot = 0.0f;
                     for (int d = 0; d < hs; d++)
                         dot += q[d] * k[d];
@@ -279,14 +292,13 @@ static void attention_rows_forward(float *attn_out, float *scores, float *patter
                     for (int i = 0; i < n_boosted; i++)
                         s[boosted[i]] += boost->amount;
                 softmax_row(p, s, T);
-                float *o = attn_out + ((size_t)n * R + r) * C + h * hs;
+                float *o = attn_out + ((size_t)n * D + r) * C + h * hs;
                 for (int d = 0; d < hs; d++)
                     o[d] = 0.0f;
                 for (int j = 0; j <= pos; j++) {
                     const float *v = j < CACHED_POSITIONS
-                                         ? cache->kv + kv_index(cache, l, n, j) + C + h * hs
-                                         : qkv + ((size_t)n * R + (j - BOOST_FIRST_ROW)) * 3 * C +
-                                               2 * C + h * hs;
+                                         ? values + j * hs
+                                         : rows + (size_t)(j - CACHED_POSITIONS) * 3 * C + 2 * C;
                     for (int d = 0; d < hs; d++)
                         o[d] += p[j] * v[d];
                 }
@@ -316,15 +328,16 @@ static void read_answers(BoostRun *run, const BoostCache *cache)
     }
 }
 
-void boost_cache_run(const BoostCache *cache, const Boost *boost, BoostRun *run)
+void boost_cache_run(const BoostCache *cache, const Boost *boost, BoostRun *run, int rows)
 {
     const GPTConfig *cfg = &cache->config;
     const ParameterTensors *params = &cache->model->params;
     int L = cfg->n_layer, NH = cfg->n_head, C = cfg->d_model, F = cfg->d_ff;
     int V = cfg->vocab_size, T = cfg->block_size;
-    int N = cache->count, R = cache->rows, M = N * R;
+    int N = cache->count, R = cache->rows, D = rows, M = N * D;
     size_t layer_rows = (size_t)N * NH * R * T; // one layer of a (L,N,NH,R,T) tensor
-    g_return_if_fail(run->count == N && run->rows == R);
+    g_return_if_fail(run->count == N && run->rows == R && D >= 1 && D <= R);
+    run->rows_done = D;
     if (N == 0)
         return;
 
@@ -345,10 +358,10 @@ void boost_cache_run(const BoostCache *cache, const Boost *boost, BoostRun *run)
         return;
     }
 
-    // x (N,R,C): the residual stream at the recomputed positions.
+    // x (N,D,C): the residual stream at the recomputed positions.
     for (int n = 0; n < N; n++)
-        memcpy(run->x + (size_t)n * R * C, cache->resid_in + resid_index(cache, l0, n, 0),
-               (size_t)R * C * sizeof(float));
+        memcpy(run->x + (size_t)n * D * C, cache->resid_in + resid_index(cache, l0, n, 0),
+               (size_t)D * C * sizeof(float));
     for (int l = l0; l < L; l++) {
         const float *ln_1_w = params->ln_1_weight + (size_t)l * C;
         const float *ln_1_b = params->ln_1_bias + (size_t)l * C;
@@ -367,7 +380,7 @@ void boost_cache_run(const BoostCache *cache, const Boost *boost, BoostRun *run)
         layernorm_forward(run->ln, run->mean, run->rstd, run->x, ln_1_w, ln_1_b, M, C);
         matmul_forward(run->qkv, run->ln, c_attn_w, c_attn_b, M, C, 3 * C);
         attention_rows_forward(run->attn_out, run->scores + l * layer_rows,
-                               run->pattern + l * layer_rows, run->qkv, cache, boost, l);
+                               run->pattern + l * layer_rows, run->qkv, cache, boost, l, D);
         matmul_forward(run->proj, run->attn_out, attn_proj_w, attn_proj_b, M, C, C);
         add_vectors(run->resid_mid, run->x, run->proj, (size_t)M * C);
         // x = x + mlp(ln_2(x))
@@ -381,7 +394,7 @@ void boost_cache_run(const BoostCache *cache, const Boost *boost, BoostRun *run)
     // The answer: ln_f of row 18, against wte, one problem at a time as in
     // gpt_forward (so the sgemm calls have the same shapes).
     for (int n = 0; n < N; n++)
-        memcpy(run->ln + (size_t)n * C, run->x + (size_t)n * R * C, C * sizeof(float));
+        memcpy(run->ln + (size_t)n * C, run->x + (size_t)n * D * C, C * sizeof(float));
     layernorm_forward(run->ln_f, run->mean, run->rstd, run->ln, params->ln_f_weight,
                       params->ln_f_bias, N, C);
 #pragma omp parallel for schedule(static)

@@ -35,7 +35,8 @@ typedef struct {
     int rows;          // R: 1 (row 18: the answer) or 2 (rows 18 and 19: the whole heatmap)
     Problem *problems; // (N) copies
     // Problem-major, so a cache can grow one problem at a time:
-    float *kv;           // (N, L, 18, 2C)    key | value of positions 0..17 at each layer
+    float *kv;           // (N, L, NH, 2, 18, hs)  keys, then values, of positions 0..17,
+                         //   per head: what one head reads is contiguous
     float *resid_in;     // (N, L, R, C)      residual stream entering layer l, rows 18..
     float *base_scores;  // (N, L, NH, R, T)  unboosted scores of rows 18..
     float *base_pattern; // (N, L, NH, R, T)  unboosted pattern of rows 18..
@@ -58,7 +59,8 @@ size_t boost_cache_bytes(const BoostCache *cache);
 // The output of one run, and the scratch memory it needs; reusable across runs
 // of the same cache (allocate once per worker, not per slider step).
 typedef struct {
-    int count, rows;
+    int count, rows;  // N, R (as the cache's)
+    int rows_done;    // rows of the last run: 1 (row 18) or R
     float *scores;  // (L, N, NH, R, T)  rows 18.. of every layer's and head's scores
     float *pattern; // (L, N, NH, R, T)  and patterns
     float *probs;   // (N, V)            the answer distribution
@@ -73,10 +75,13 @@ typedef struct {
 void boost_run_init(BoostRun *run, const BoostCache *cache);
 void boost_run_free(BoostRun *run);
 
-// Fills run (initialised for this cache) with the model's output under boost.
-// Reads only the cache and the model's weights, so it may run in a worker
-// thread while the main thread does anything but free or change the model.
-void boost_cache_run(const BoostCache *cache, const Boost *boost, BoostRun *run);
+// Fills run (initialised for this cache) with the model's output under boost,
+// recomputing `rows` rows per problem (1 <= rows <= cache->rows): 1 is row 18
+// alone, which is all the answer needs (half the work of 2, for a moving
+// slider); rows 18.. beyond them are left as they were. Reads only the cache
+// and the model's weights, so it may run in a worker thread while the main
+// thread does anything but free or change the model.
+void boost_cache_run(const BoostCache *cache, const Boost *boost, BoostRun *run, int rows);
 
 // Run row r's (T) slice for layer l, problem n, head h.
 const float *boost_run_pattern_row(const BoostRun *run, const GPTConfig *c, int layer, int n,

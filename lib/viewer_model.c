@@ -225,6 +225,20 @@ void viewer_data_unref(ViewerData *d)
 // ----------------------------------------------------------------------------
 // The live boost
 
+void viewer_boost_settings(Boost *out, double amount, bool values, bool op, BoostScope scope,
+                           int layer, int head)
+{
+    boost_init_default(out, (float)amount);
+    out->boost_values = values;
+    out->boost_operator = op;
+    if (scope == BOOST_SCOPE_ALL)
+        return;
+    memset(out->target, 0, sizeof out->target);
+    for (int h = 0; h < MAX_HEADS; h++)
+        if (scope == BOOST_SCOPE_LAYER || head < 0 || h == head)
+            out->target[layer][h] = true;
+}
+
 ViewerBoost *viewer_boost_new(const ViewerData *d)
 {
     ViewerBoost *vb = g_new0(ViewerBoost, 1);
@@ -254,11 +268,11 @@ static double run_mean_p(const BoostRun *run, const BoostCache *cache, size_t *c
     return run->count ? sum / run->count : NAN;
 }
 
-void viewer_boost_compute(ViewerBoost *vb, const ViewerData *d, const Boost *boost)
+void viewer_boost_compute(ViewerBoost *vb, const ViewerData *d, const Boost *boost, int bad_rows)
 {
     vb->boost = *boost;
-    for (int s = 0; s < 2; s++)
-        boost_cache_run(&d->cache[s], boost, &vb->run[s]);
+    boost_cache_run(&d->cache[VIEW_GOOD], boost, &vb->run[VIEW_GOOD], 1);
+    boost_cache_run(&d->cache[VIEW_BAD], boost, &vb->run[VIEW_BAD], bad_rows);
     ViewerReadouts *r = &vb->readouts;
     r->n_good = d->good.count;
     r->n_bad = d->bad.count;
@@ -271,6 +285,11 @@ void viewer_boost_compute(ViewerBoost *vb, const ViewerData *d, const Boost *boo
     // ones right now are fixed, the good ones wrong now are broken.
     r->fixed = bad_right;
     r->broken = r->n_good - good_right;
+}
+
+bool viewer_boost_complete(const ViewerBoost *vb, const ViewerData *d)
+{
+    return d->bad.count == 0 || vb->run[VIEW_BAD].rows_done == d->cache[VIEW_BAD].rows;
 }
 
 char *viewer_readouts_text(const ViewerReadouts *r)
@@ -315,7 +334,7 @@ static void boosted_pattern_rows(float out[VIEWER_CELLS], const ViewerData *d,
         int order[T];
         problem_role_order(&cache->problems[n], order);
         for (int h = first; h < first + heads; h++) {
-            for (int r = 0; r < cache->rows; r++)
+            for (int r = 0; r < run->rows_done; r++)
                 memcpy(matrix + (BOOST_FIRST_ROW + r) * T,
                        boost_run_pattern_row(run, cfg, layer, n, h, r), T * sizeof(float));
             pattern_accumulate(sum, matrix, by_role ? order : NULL, T);
@@ -325,7 +344,9 @@ static void boosted_pattern_rows(float out[VIEWER_CELLS], const ViewerData *d,
     g_free(sum);
     for (int r = BOOST_FIRST_ROW; r < BOOST_FIRST_ROW + cache->rows; r++)
         for (int c = 0; c < T; c++)
-            if (!isnan(out[r * T + c])) // a role cell never visible stays undefined
+            if (r >= BOOST_FIRST_ROW + run->rows_done)
+                out[r * T + c] = NAN; // not recomputed yet (the slider is moving)
+            else if (!isnan(out[r * T + c])) // a role cell never visible stays undefined
                 out[r * T + c] = mean[r * T + c];
 }
 
@@ -368,6 +389,11 @@ void viewer_raw_scores(const ViewerData *d, const ViewerBoost *vb, ViewSubset s,
     const BoostCache *cache = &d->cache[VIEW_BAD];
     const BoostRun *run = &vb->run[VIEW_BAD];
     for (int r = 0; r < cache->rows; r++) {
+        if (r >= run->rows_done) { // not recomputed yet
+            for (int c = 0; c < T; c++)
+                out[(BOOST_FIRST_ROW + r) * T + c] = NAN;
+            continue;
+        }
         double sum[T] = {0};
         size_t n[T] = {0};
         for (int p = 0; p < cache->count; p++) {
@@ -449,8 +475,13 @@ int viewer_panels(Heatmap panels[3], ViewSubset subsets[3], const ViewerData *d,
         if (!has[a] || !has[b])
             continue;
         float diff[VIEWER_CELLS];
-        for (int c = 0; c < VIEWER_CELLS; c++)
-            diff[c] = values[a][c] - values[b][c];
+        if (a == VIEW_BAD) {
+            pattern_average_difference(&d->average[VIEW_BAD], &d->average[VIEW_GOOD], layer, head,
+                                       by_role, diff);
+        } else {
+            for (int c = 0; c < VIEWER_CELLS; c++)
+                diff[c] = values[a][c] - values[b][c];
+        }
         Heatmap *hm = &panels[n];
         heatmap_init(hm, HEATMAP_DIFFERENCE, diff);
         set_axis_labels(hm, d, by_role);
@@ -515,16 +546,15 @@ float *viewer_grid_thumbs(const ViewerData *d, bool by_role, bool difference, do
         for (int h = 0; h <= NH; h++) {
             int head = h == NH ? ALL_HEADS : h;
             float *out = thumbs + ((size_t)l * (NH + 1) + h) * VIEWER_CELLS;
-            pattern_average_get(&d->average[shown], l, head, by_role, out);
-            if (!difference)
+            if (!difference) {
+                pattern_average_get(&d->average[shown], l, head, by_role, out);
                 continue;
-            float good[VIEWER_CELLS];
-            pattern_average_get(&d->average[VIEW_GOOD], l, head, by_role, good);
-            for (int i = 0; i < VIEWER_CELLS; i++) {
-                out[i] -= good[i];
+            }
+            pattern_average_difference(&d->average[VIEW_BAD], &d->average[VIEW_GOOD], l, head,
+                                       by_role, out);
+            for (int i = 0; i < VIEWER_CELLS; i++)
                 if (isfinite(out[i]))
                     largest = fmax(largest, fabs(out[i]));
-            }
         }
     }
     *limit = difference ? (largest > 0 ? largest : 1.0) : 1.0;
@@ -652,6 +682,14 @@ int viewer_example_panels(Heatmap panels[2], const ViewerData *d, size_t i,
     return 2;
 }
 
+// A position's role in one problem: ref, ref_val, other_names, other_vals,
+// op, or else what sits there ("[ANS]", "var1", ...).
+static const char *example_role(const Problem *p, int position)
+{
+    int part = role_part_of_position(p, position);
+    return part == ROLE_PART_REST ? heatmap_role_name(position, ORDER_FIXED) : role_part_name(part);
+}
+
 char *viewer_example_tooltip(const ViewerData *d, size_t i, const Capture *before,
                              const Capture *after, int layer, int head, int row, int col)
 {
@@ -660,10 +698,8 @@ char *viewer_example_tooltip(const ViewerData *d, size_t i, const Capture *befor
     const Problem *p = &d->squaring[i];
     GString *text = g_string_new(NULL);
     g_string_append_printf(text, "query %d '%s' (%s)  \u2192  key %d '%s' (%s)", row,
-                           vocab_string(p->tokens[row]),
-                           role_part_name(role_part_of_position(p, row)), col,
-                           vocab_string(p->tokens[col]),
-                           role_part_name(role_part_of_position(p, col)));
+                           vocab_string(p->tokens[row]), example_role(p, row), col,
+                           vocab_string(p->tokens[col]), example_role(p, col));
     if (col > row) {
         g_string_append(text, "\nmasked: the key comes after the query");
         return g_string_free(text, FALSE);

@@ -75,6 +75,18 @@ size_t viewer_data_count(const ViewerData *d, ViewSubset s);
 // ----------------------------------------------------------------------------
 // The live boost
 
+// Which (layer, head) pairs the boost targets.
+typedef enum {
+    BOOST_SCOPE_ALL,   // every layer and head (SPEC section 4's default)
+    BOOST_SCOPE_LAYER, // every head of the selected layer
+    BOOST_SCOPE_HEAD,  // the selected head only (head ALL_HEADS: its layer)
+} BoostScope;
+
+// The Boost the controls describe: amount, which positions (the referenced
+// values, the operator), and which layers and heads, for the selection.
+void viewer_boost_settings(Boost *out, double amount, bool values, bool op, BoostScope scope,
+                           int layer, int head);
+
 typedef struct {
     size_t n_good, n_bad;
     double good_p, bad_p;     // mean p_correct without the boost (NaN if empty)
@@ -93,8 +105,12 @@ typedef struct {
 ViewerBoost *viewer_boost_new(const ViewerData *d);
 void viewer_boost_free(ViewerBoost *vb);
 // Runs the boost over both subsets (boost_cache_run) and fills the readouts.
+// bad_rows 1 recomputes row 18 only (the readouts and row 18 of the boosted
+// panel: half the work, for a moving slider; row 19 reads NaN), 2 also row 19.
 // Safe in a worker thread while the main thread reads d.
-void viewer_boost_compute(ViewerBoost *vb, const ViewerData *d, const Boost *boost);
+void viewer_boost_compute(ViewerBoost *vb, const ViewerData *d, const Boost *boost, int bad_rows);
+// Whether the boosted panel is whole (bad_rows was 2, or there is no bad subset).
+bool viewer_boost_complete(const ViewerBoost *vb, const ViewerData *d);
 // The readouts as lines of text, numbers in the C locale (a new string).
 char *viewer_readouts_text(const ViewerReadouts *r);
 

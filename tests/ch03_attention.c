@@ -40,7 +40,7 @@ static bool check_pattern(const float *p, int T, int head, const char *what)
     return true;
 }
 
-static void check_softmax(const float *inp, int n, const float *expected, const char *advice)
+static bool check_softmax(const float *inp, int n, const float *expected, const char *advice)
 {
     float out[8];
     softmax_row(out, inp, n);
@@ -54,30 +54,34 @@ static void check_softmax(const float *inp, int n, const float *expected, const 
             g_test_fail_printf("softmax of [%s]: entry %d is %g, expected %g: %s", row->str, i,
                                out[i], expected[i], advice);
             g_string_free(row, TRUE);
-            return;
+            return false;
         }
     }
+    return true;
 }
 
 static void test_softmax_cases(void)
 {
-    check_softmax((float[]){-10000.0f, -10000.0f}, 2, (float[]){0.5f, 0.5f},
-                  "equal scores share the weight equally, however negative they are "
-                  "(subtract the row's max so exp does not underflow to 0/0)");
-    check_softmax((float[]){1000.0f, 0.0f}, 2, (float[]){1.0f, 0.0f},
-                  "exp(1000) overflows a float: subtract the row's max before expf");
-    check_softmax((float[]){0.0f, -INFINITY, 0.0f, -INFINITY}, 4,
-                  (float[]){0.5f, 0.0f, 0.5f, 0.0f},
-                  "a masked score (-inf) must get weight exactly 0");
+    if (!check_softmax((float[]){-10000.0f, -10000.0f}, 2, (float[]){0.5f, 0.5f},
+                       "equal scores share the weight equally, however negative they are "
+                       "(subtract the row's max so exp does not underflow to 0/0)") ||
+        !check_softmax((float[]){1000.0f, 0.0f}, 2, (float[]){1.0f, 0.0f},
+                       "exp(1000) overflows a float: subtract the row's max before expf") ||
+        !check_softmax((float[]){0.0f, -INFINITY, 0.0f, -INFINITY}, 4,
+                       (float[]){0.5f, 0.0f, 0.5f, 0.0f},
+                       "a masked score (-inf) must get weight exactly 0"))
+        return;
     // Any row sums to 1 (within 1e-6: a few float additions of numbers <= 1).
     float row[5] = {0.3f, -1.7f, 2.5f, 88.0f, 89.0f}, out[5];
     softmax_row(out, row, 5);
     float sum = 0.0f;
     for (int i = 0; i < 5; i++)
         sum += out[i];
-    if (!(fabsf(sum - 1.0f) <= 1e-6f))
+    if (!(fabsf(sum - 1.0f) <= 1e-6f)) {
         g_test_fail_printf("softmax of [0.3, -1.7, 2.5, 88, 89] sums to %g, not 1: did you "
                            "divide by the sum of the exponentials?", sum);
+        return;
+    }
     // The largest entry gets the most weight: e/(1+e) for 89 vs 88 (others ~0).
     g_assert_cmpfloat_with_epsilon(out[4], 0.7310586f, 1e-6);
 }
@@ -102,9 +106,11 @@ static void test_mask_holds_for_negative_score(void)
     attention_forward_vectorized(out, scores, pattern, qkv, NULL, 1, T, C, 1);
     g_assert_cmpfloat(scores[0], ==, -10000.0f); // -20000 / sqrt(4), exact in float
     g_assert_true(isinf(scores[1]) && scores[1] < 0);
-    if (pattern[0] != 1.0f || pattern[1] != 0.0f)
+    if (pattern[0] != 1.0f || pattern[1] != 0.0f) {
         g_test_fail_printf("row 0 is [%g, %g], not [1, 0]: query 0 can only attend to key 0, "
                            "even if its score is -10000", pattern[0], pattern[1]);
+        return;
+    }
     // Output 0 is exactly v0.
     for (int d = 0; d < C; d++)
         g_assert_cmpfloat(out[d], ==, (float)(d + 1));
@@ -123,12 +129,16 @@ static void test_scaled_score_is_two(void)
     for (int h = 0; h < NH; h++)
         for (int i = 0; i < T; i++)
             for (int j = 0; j <= i; j++)
-                if (scores[(h * T + i) * T + j] != 2.0f)
+                if (scores[(h * T + i) * T + j] != 2.0f) {
                     g_test_fail_printf("head %d, score (%d, %d) is %g, not 2: q.k = 4, divided "
                                        "by sqrt(head size 4)", h, i, j,
                                        scores[(h * T + i) * T + j]);
+                    return;
+                }
     // Equal scores: query i spreads evenly over its i + 1 keys.
-    g_assert_cmpfloat_with_epsilon(pattern[2 * T + 1], 1.0f / 3.0f, 1e-7);
+    if (!(fabsf(pattern[2 * T + 1] - 1.0f / 3.0f) <= 1e-7f))
+        g_test_fail_printf("query 2 has three equal scores, so each key gets 1/3, not %g",
+                           pattern[2 * T + 1]);
 }
 
 // The whole layer in double precision, written from the definition in SPEC
@@ -227,11 +237,12 @@ static void test_boost_changes_only_row_ans(void)
             }
         }
     }
+    if (!check_pattern(pattern[1], T, 0, "boosted"))
+        return;
     g_assert_cmpfloat(pattern[1][POS_ANS * T + 4], >, pattern[0][POS_ANS * T + 4]);
     g_assert_cmpfloat(pattern[1][POS_ANS * T + POS_OP], >, pattern[0][POS_ANS * T + POS_OP]);
     g_assert_cmpmem(pattern[1] + T * T, T * T * sizeof(float), pattern[0] + T * T,
                     T * T * sizeof(float)); // head 1 untouched
-    check_pattern(pattern[1], T, 0, "boosted");
     // And against the double reference with the boost.
     double ref_pattern[T * T], ref_out[T * (C / NH)];
     reference_attention(ref_pattern, ref_out, qkv, boost_row, T, C, NH, 0);
@@ -305,6 +316,52 @@ out:
     gpt_free(&model);
 }
 
+// The boost through gpt_forward: in layer 0 (whose input the boost cannot
+// change) the scores of row POS_ANS of each targeted head rise by the amount at
+// exactly the positions boost_positions names, per problem (1e-5: one float
+// addition to scores of size ~1); untargeted heads and other rows are unchanged.
+static void test_boost_through_model(void)
+{
+    GPTConfig config;
+    g_assert_true(gpt_config_preset("tiny", &config));
+    GPT model;
+    GError *error = NULL;
+    g_assert_true(gpt_create(&model, &config, &error));
+    gpt_init_random_std(&model, 4, 0.3f);
+    enum { B = 6, T = PROBLEM_LEN };
+    int tokens[B * T];
+    test_problem_tokens(tokens, B, ORDER_SHUFFLED, 10);
+    g_assert_true(gpt_forward(&model, tokens, B, NULL, &error));
+    size_t n = (size_t)config.n_layer * B * config.n_head * T * T;
+    float *plain = g_memdup2(model.acts.attn_scores, n * sizeof(float));
+    Boost boost;
+    boost_init_default(&boost, 2.5f);
+    boost.target[0][1] = false; // layer 0: head 0 boosted, head 1 not
+    g_assert_true(gpt_forward(&model, tokens, B, &boost, &error));
+    for (int b = 0; b < B; b++) {
+        Problem p;
+        memcpy(p.tokens, tokens + b * T, sizeof p.tokens);
+        int positions[3];
+        int count = boost_positions(&boost, &p, positions);
+        for (int h = 0; h < config.n_head; h++) {
+            const float *before = plain + ((size_t)b * config.n_head + h) * T * T;
+            const float *after = gpt_scores(&model, 0, b, h);
+            for (int i = 0; i < T; i++) {
+                for (int j = 0; j <= i; j++) {
+                    bool boosted = false;
+                    for (int k = 0; k < count; k++)
+                        boosted |= h == 0 && i == POS_ANS && j == positions[k];
+                    double expected = boosted ? 2.5 : 0.0;
+                    g_assert_cmpfloat_with_epsilon(after[i * T + j] - before[i * T + j], expected,
+                                                   1e-5);
+                }
+            }
+        }
+    }
+    g_free(plain);
+    gpt_free(&model);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -317,6 +374,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ch03/attention/masked-score-is-inf", test_masked_score_is_inf);
     g_test_add_func("/ch03/boost/changes-only-row-ans", test_boost_changes_only_row_ans);
     g_test_add_func("/ch03/boost/positions", test_boost_positions);
+    g_test_add_func("/ch03/boost/through-model", test_boost_through_model);
     g_test_add_func("/ch03/model/patterns-are-causal", test_model_patterns_are_causal);
     return g_test_run();
 }

@@ -77,7 +77,7 @@ static bool compare_output(const float *loops, const float *vectorized, size_t n
 }
 
 // Runs both versions on one qkv and compares everything.
-static void compare_on(const float *qkv, const float *boost_row, int B, int T, int C, int NH,
+static bool compare_on(const float *qkv, const float *boost_row, int B, int T, int C, int NH,
                        const char *what)
 {
     size_t n_out = (size_t)B * T * C, n_att = (size_t)B * NH * T * T;
@@ -99,13 +99,13 @@ static void compare_on(const float *qkv, const float *boost_row, int B, int T, i
             g_free(where);
         }
     }
-    if (ok)
-        compare_output(out[0], out[1], n_out, what);
+    ok = ok && compare_output(out[0], out[1], n_out, what);
     for (int k = 0; k < 2; k++) {
         g_free(out[k]);
         g_free(scores[k]);
         g_free(pattern[k]);
     }
+    return ok;
 }
 
 // Chapter 3's hand-made cases, now for the loops.
@@ -116,10 +116,13 @@ static void test_hand_cases(void)
                              0, 1, 0, 0, 0, 5, 0, 0, 5, 6, 7, 8};
     float out[2 * 4], scores[4], pattern[4];
     attention_forward_loops(out, scores, pattern, qkv2, NULL, 1, 2, 4, 1);
-    if (pattern[0] != 1.0f || pattern[1] != 0.0f)
+    if (pattern[0] != 1.0f || pattern[1] != 0.0f) {
         g_test_fail_printf("row 0 is [%g, %g], not [1, 0]: query 0 can only attend to key 0, "
                            "even if its score is -10000", pattern[0], pattern[1]);
-    compare_on(qkv2, NULL, 1, 2, 4, 1, "T=2, q0.k0 = -20000");
+        return;
+    }
+    if (!compare_on(qkv2, NULL, 1, 2, 4, 1, "T=2, q0.k0 = -20000"))
+        return;
 
     // q = k = ones(4), 2 heads of 4: every visible score is exactly 2.
     float ones[3 * 3 * 8];
@@ -130,9 +133,11 @@ static void test_hand_cases(void)
     for (int h = 0; h < 2; h++)
         for (int i = 0; i < 3; i++)
             for (int j = 0; j <= i; j++)
-                if (scores3[(h * 3 + i) * 3 + j] != 2.0f)
+                if (scores3[(h * 3 + i) * 3 + j] != 2.0f) {
                     g_test_fail_printf("head %d, score (%d, %d) is %g, not 2: q.k = 4 divided "
                                        "by sqrt(4)", h, i, j, scores3[(h * 3 + i) * 3 + j]);
+                    return;
+                }
 
     // Random q, k, v: 3 problems, 4 heads of 3 (an odd head size).
     float qkv[3 * 7 * 3 * 12];

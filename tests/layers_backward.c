@@ -13,6 +13,7 @@
 // tens of percent), ABS_TOL 2e-4 is the rounding floor for tiny gradients.
 // Each check also asserts the gradient is not all tiny, so it tests something.
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #include "layers.h"
@@ -329,6 +330,52 @@ static void test_crossentropy(void)
     g_free(x.logits), g_free(x.probs);
 }
 
+// Every backward with 1 and with 2 threads, on the default model's sizes for a
+// batch of 64: the gradients must be the same bits (each sum stays in one
+// thread, in a fixed order).
+static void run_backwards(float *grads, const float *inp, const float *dout, const float *weight,
+                          const float *pattern, const float *mean, const float *rstd, int N,
+                          int C, int F)
+{
+    int B = N / BLOCK_SIZE, NH = 8;
+    float *at = grads;
+    matmul_backward(at, at + (size_t)N * F, at + (size_t)N * F + (size_t)C * F, dout, inp, weight,
+                    N, F, C);
+    at += (size_t)N * F + (size_t)C * F + C;
+    layernorm_backward(at, at + (size_t)N * C, at + (size_t)N * C + C, dout, inp, weight, mean,
+                       rstd, N, C);
+    at += (size_t)N * C + 2 * C;
+    attention_backward(at, dout, inp, pattern, B, BLOCK_SIZE, C, NH);
+    at += (size_t)N * 3 * C;
+    gelu_backward(at, inp, dout, N * F);
+}
+
+static void test_threads_bit_identical(void)
+{
+    enum { B = 64, N = B * BLOCK_SIZE, C = 128, F = 512, NH = 8 };
+    size_t n_grads = (size_t)N * F + (size_t)C * F + C + (size_t)N * C + 2 * C +
+                     (size_t)N * 3 * C + (size_t)N * F;
+    float *inp = random_floats((size_t)N * F, 21, 1.0f);
+    float *dout = random_floats((size_t)N * F, 22, 1.0f);
+    float *weight = random_floats((size_t)C * F, 23, 0.1f);
+    float *out = g_new(float, (size_t)N * C), *mean = g_new(float, N), *rstd = g_new(float, N);
+    float *scores = g_new(float, (size_t)B * NH * BLOCK_SIZE * BLOCK_SIZE);
+    float *pattern = g_new(float, (size_t)B * NH * BLOCK_SIZE * BLOCK_SIZE);
+    layernorm_forward(out, mean, rstd, inp, weight, weight + C, N, C);
+    attention_forward_vectorized(out, scores, pattern, inp, NULL, B, BLOCK_SIZE, C, NH);
+    float *grads[2];
+    int saved = omp_get_max_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        grads[threads - 1] = g_new0(float, n_grads);
+        run_backwards(grads[threads - 1], inp, dout, weight, pattern, mean, rstd, N, C, F);
+    }
+    omp_set_num_threads(saved);
+    g_assert_cmpmem(grads[0], n_grads * sizeof(float), grads[1], n_grads * sizeof(float));
+    g_free(grads[0]), g_free(grads[1]), g_free(inp), g_free(dout), g_free(weight), g_free(out);
+    g_free(mean), g_free(rstd), g_free(scores), g_free(pattern);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -338,5 +385,6 @@ int main(int argc, char **argv)
     g_test_add_func("/ch06/backward/gelu", test_gelu);
     g_test_add_func("/ch06/backward/attention", test_attention);
     g_test_add_func("/ch06/backward/crossentropy", test_crossentropy);
+    g_test_add_func("/ch06/backward/threads-bit-identical", test_threads_bit_identical);
     return g_test_run();
 }

@@ -193,3 +193,33 @@ void test_release_font_caches(void)
         fc_fini();
     dlclose(program);
 }
+
+void test_tiny_model(GPT *model, uint64_t seed, float std)
+{
+    GPTConfig config;
+    g_assert_true(gpt_config_preset("tiny", &config));
+    GError *error = NULL;
+    g_assert_true(gpt_create(model, &config, &error));
+    g_assert_no_error(error);
+    gpt_init_random_std(model, seed, std);
+}
+
+void test_problems(Problem *out, int count, DefinitionOrder order, uint64_t seed)
+{
+    ProblemStream stream;
+    problem_stream_init(&stream, SPLIT_TEST, order, seed);
+    for (int i = 0; i < count; i++)
+        problem_stream_next(&stream, &out[i]);
+}
+
+char *test_problem_file(const char *name, int count, DefinitionOrder order, uint64_t seed)
+{
+    Problem *problems = g_new(Problem, count);
+    test_problems(problems, count, order, seed);
+    char *path = test_path(name);
+    GError *error = NULL;
+    g_assert_true(problem_set_write(path, problems, count, &error));
+    g_assert_no_error(error);
+    g_free(problems);
+    return path;
+}

@@ -6,6 +6,9 @@
 
 #include <glib.h>
 
+#include "model.h"
+#include "problem.h"
+
 // A fresh temporary directory for one test program, removed at exit.
 const char *test_tmpdir(void);
 // A path inside test_tmpdir() (caller frees).
@@ -35,6 +38,16 @@ void test_fill_normal(float *x, size_t n, uint64_t seed, float std);
 void test_problem_tokens(int *tokens, int count, int order, uint64_t seed);
 // max |a[i] - b[i]| over n floats (a NaN anywhere gives NaN).
 float test_max_abs_diff(const float *a, const float *b, size_t n);
+
+// Creates a "tiny" preset model in memory, gpt_init_random_std(seed, std)
+// (free with gpt_free). A std well above 0.02 gives sharper attention.
+void test_tiny_model(GPT *model, uint64_t seed, float std);
+// count test-split problems of the given order from problem_stream (seed).
+void test_problems(Problem *out, int count, DefinitionOrder order, uint64_t seed);
+
+// Writes count test-split problems (problem_stream with this order and seed)
+// as a problem file in test_tmpdir() and returns its path (caller frees).
+char *test_problem_file(const char *name, int count, DefinitionOrder order, uint64_t seed);
 
 // Call at the end of a test program that drew text with cairo: frees cairo's
 // and fontconfig's caches, so the sanitizer build's leak checker reports only

@@ -1,12 +1,19 @@
 // viewer_logic.c: the viewer's logic without a display: the cached boost path
-// (lib/viewer_boost.c) against the library's full forward pass.
+// (lib/viewer_boost.c) against the library's full forward pass, the analysis
+// and readouts (lib/viewer_model.c) against chapter 8's and 9's functions,
+// hit-testing and the tooltip and readout texts.
+#include <locale.h>
 #include <math.h>
 #include <string.h>
 
+#include "compare.h"
+#include "intervene.h"
 #include "model.h"
 #include "problem.h"
 #include "testutil.h"
 #include "viewer_boost.h"
+#include "viewer_draw.h"
+#include "viewer_model.h"
 
 // Float sums done in a different grouping (a batch of 2 rows instead of 20 per
 // problem in sgemm) may differ in the last bits; 1e-5 is ~100 ulps of the
@@ -28,7 +35,7 @@ static void check_run_matches_forward(GPT *model, const BoostCache *cache, Boost
 {
     const GPTConfig *cfg = &model->config;
     int N = cache->count, T = cfg->block_size, V = cfg->vocab_size;
-    boost_cache_run(cache, boost, run);
+    boost_cache_run(cache, boost, run, cache->rows);
 
     int *tokens = g_new(int, (size_t)N * T);
     for (int n = 0; n < N; n++)
@@ -137,9 +144,9 @@ static void test_cache_boost_changes_row(void)
     boost_run_init(&boosted, &cache);
     Boost boost;
     boost_init_default(&boost, 0.0f);
-    boost_cache_run(&cache, &boost, &plain);
+    boost_cache_run(&cache, &boost, &plain, 2);
     boost.amount = 4.0f;
-    boost_cache_run(&cache, &boost, &boosted);
+    boost_cache_run(&cache, &boost, &boosted, 2);
     const float *before = boost_run_pattern_row(&plain, &cfg, 0, 0, 0, 0);
     const float *after = boost_run_pattern_row(&boosted, &cfg, 0, 0, 0, 0);
     // +4 on the operator's raw score multiplies its share by e^4 before
@@ -151,11 +158,285 @@ static void test_cache_boost_changes_row(void)
     gpt_free(&model);
 }
 
+// ----------------------------------------------------------------------------
+// The analysis and the readouts, on the GUI tests' fixture: a tiny model with
+// sharp random attention that gets 9 of the 192 squaring problems among 2,000
+// test problems right.
+
+static ViewerData *load_fixture(void)
+{
+    char *model = test_tiny_checkpoint("fixture.safetensors", 2, 0.3f);
+    char *data = test_problem_file("fixture.txt", 2000, ORDER_FIXED, 2026);
+    GError *error = NULL;
+    ViewerData *d = viewer_data_load(model, data, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(d);
+    g_assert_cmpuint(d->good.count, >, 0);
+    g_assert_cmpuint(d->bad.count, >, 0);
+    g_free(model);
+    g_free(data);
+    return d;
+}
+
+// The viewer's boost (cached rows) against chapter 9's intervene_run (full
+// forward passes): the readouts and the boosted subset's averaged pattern.
+static void test_boost_matches_intervene(void)
+{
+    ViewerData *d = load_fixture();
+    Boost boost;
+    viewer_boost_settings(&boost, 4.0, true, true, BOOST_SCOPE_ALL, 0, 0);
+    ViewerBoost *vb = viewer_boost_new(d);
+    viewer_boost_compute(vb, d, &boost, 2);
+
+    GError *error = NULL;
+    Intervention bad, good;
+    PatternAverage boosted;
+    pattern_average_init(&boosted, viewer_data_n_layer(d), viewer_data_n_head(d));
+    g_assert_true(intervene_run(&bad, &d->model, d->squaring, d->bad.index, d->bad.count, &boost,
+                                d->results, &boosted, &error));
+    g_assert_true(intervene_run(&good, &d->model, d->squaring, d->good.index, d->good.count,
+                                &boost, d->results, NULL, &error));
+    g_assert_no_error(error);
+    const ViewerReadouts *r = &vb->readouts;
+    g_assert_cmpuint(r->fixed, ==, bad.fixed);
+    g_assert_cmpuint(r->broken, ==, good.broken);
+    // The probabilities agree to float rounding (sgemm blocks rows differently
+    // for 2 rows per problem than for 20: ~1e-7 relative, see the cache
+    // tests), so their means agree to 1e-6; before the boost they are the
+    // same numbers.
+    g_assert_cmpfloat_with_epsilon(r->boosted_p, bad.mean_p_after, 1e-6);
+    g_assert_cmpfloat_with_epsilon(r->good_boosted_p, good.mean_p_after, 1e-6);
+    g_assert_cmpfloat_with_epsilon(r->bad_p, bad.mean_p_before, 1e-12);
+    g_assert_cmpfloat_with_epsilon(r->good_p, good.mean_p_before, 1e-12);
+
+    // Every layer, head (and mean), by position and in role order.
+    double worst = 0.0;
+    for (int by_role = 0; by_role < 2; by_role++) {
+        for (int l = 0; l < viewer_data_n_layer(d); l++) {
+            for (int h = ALL_HEADS; h < viewer_data_n_head(d); h++) {
+                float mine[VIEWER_CELLS], theirs[VIEWER_CELLS];
+                viewer_pattern(d, vb, VIEW_BOOSTED, l, h, by_role, mine);
+                pattern_average_get(&boosted, l, h, by_role, theirs);
+                for (int i = 0; i < VIEWER_CELLS; i++) {
+                    g_assert_cmpint(isnan(mine[i]), ==, isnan(theirs[i]));
+                    if (!isnan(mine[i]))
+                        worst = fmax(worst, fabs(mine[i] - theirs[i]));
+                }
+            }
+        }
+    }
+    g_test_message("boosted average: max |diff| %.3g", worst);
+    g_assert_cmpfloat(worst, <=, 1e-6); // float means of ~200 sums in double
+    pattern_average_free(&boosted);
+    intervention_free(&bad);
+    intervention_free(&good);
+    viewer_boost_free(vb);
+    viewer_data_unref(d);
+}
+
+static void test_boost_settings(void)
+{
+    Boost b;
+    viewer_boost_settings(&b, 2.5, true, false, BOOST_SCOPE_ALL, 3, 1);
+    g_assert_cmpfloat(b.amount, ==, 2.5f);
+    g_assert_true(b.boost_values && !b.boost_operator);
+    g_assert_true(b.target[0][0] && b.target[5][7]);
+    viewer_boost_settings(&b, -1.0, false, true, BOOST_SCOPE_LAYER, 3, 1);
+    g_assert_true(b.target[3][0] && b.target[3][7]);
+    g_assert_false(b.target[2][1] || b.target[4][1]);
+    viewer_boost_settings(&b, 1.0, true, true, BOOST_SCOPE_HEAD, 3, 1);
+    g_assert_true(b.target[3][1]);
+    g_assert_false(b.target[3][0] || b.target[3][2] || b.target[0][1]);
+    // The mean of heads selected: the head scope covers the layer.
+    viewer_boost_settings(&b, 1.0, true, true, BOOST_SCOPE_HEAD, 2, ALL_HEADS);
+    g_assert_true(b.target[2][0] && b.target[2][7]);
+    g_assert_false(b.target[1][0]);
+}
+
+// ----------------------------------------------------------------------------
+// Hit-testing: pointer position -> cell
+
+static void test_grid_hit_testing(void)
+{
+    GridLayout l;
+    grid_layout(&l, 6, 9, 340, 250);
+    g_assert_cmpfloat(l.thumb, >=, 2.0);
+    for (int row = 0; row < 6; row++) {
+        for (int col = 0; col < 9; col++) {
+            double x, y;
+            grid_cell_origin(&l, row, col, &x, &y);
+            int r, c;
+            g_assert_true(grid_cell_at(&l, x + l.thumb / 2, y + l.thumb / 2, &r, &c));
+            g_assert_cmpint(r, ==, row);
+            g_assert_cmpint(c, ==, col);
+            // The thumbnail's corners belong to it; the gap after it to none.
+            g_assert_true(grid_cell_at(&l, x, y, &r, &c) && r == row && c == col);
+            g_assert_true(grid_cell_at(&l, x + l.thumb - 0.01, y + l.thumb - 0.01, &r, &c));
+            g_assert_false(grid_cell_at(&l, x + l.thumb + l.gap / 2, y + l.thumb / 2, &r, &c));
+            g_assert_cmpint(r, ==, -1);
+            g_assert_cmpint(c, ==, -1);
+        }
+    }
+    int r, c;
+    g_assert_false(grid_cell_at(&l, l.origin_x - 1, l.origin_y + 1, &r, &c));
+    g_assert_false(grid_cell_at(&l, l.origin_x + 1, l.origin_y - 1, &r, &c));
+    g_assert_false(grid_cell_at(&l, 339, 249, &r, &c));
+    g_assert_false(grid_cell_at(&l, NAN, 10, &r, &c));
+}
+
+// The main view's hit-testing: viz's row layout, as the heatmap widget uses it.
+static void test_panel_hit_testing(void)
+{
+    Heatmap panels[3];
+    for (int p = 0; p < 3; p++)
+        heatmap_init(&panels[p], HEATMAP_PATTERN, NULL);
+    HeatmapRowLayout layout;
+    heatmap_row_layout(&layout, panels, 3, "title", 0, 0, 1200, 500);
+    for (int p = 0; p < 3; p++) {
+        double x, y, side;
+        heatmap_cell_rect(&layout.panels[p], 18, 4, &x, &y, &side);
+        int panel, row, col;
+        g_assert_true(heatmap_row_cell_at(&layout, x + side / 2, y + side / 2, &panel, &row, &col));
+        g_assert_cmpint(panel, ==, p);
+        g_assert_cmpint(row, ==, 18);
+        g_assert_cmpint(col, ==, 4);
+    }
+    int panel, row, col;
+    g_assert_false(heatmap_row_cell_at(&layout, 1, 1, &panel, &row, &col));
+    g_assert_cmpint(panel, ==, -1);
+}
+
+// ----------------------------------------------------------------------------
+// Texts
+
+static void test_cell_tooltip(void)
+{
+    ViewerData *d = load_fixture();
+    Boost boost;
+    viewer_boost_settings(&boost, 2.0, true, true, BOOST_SCOPE_ALL, 0, 0);
+    ViewerBoost *vb = viewer_boost_new(d);
+    viewer_boost_compute(vb, d, &boost, 2);
+
+    char *text = viewer_cell_tooltip(d, vb, 1, 0, false, 18, 4);
+    g_test_message("tooltip:\n%s", text);
+    g_assert_nonnull(strstr(text, "query 18 [ANS]"));
+    g_assert_nonnull(strstr(text, "key 4 b_val"));
+    g_assert_nonnull(strstr(text, "layer 1 head 0"));
+    // The three weights, as viewer_pattern has them, in the C locale.
+    for (int s = 0; s < VIEW_SUBSETS; s++) {
+        float m[VIEWER_CELLS], raw[VIEWER_CELLS];
+        viewer_pattern(d, vb, s, 1, 0, false, m);
+        viewer_raw_scores(d, vb, s, 1, 0, false, raw);
+        char expect[64], number[G_ASCII_DTOSTR_BUF_SIZE];
+        g_snprintf(expect, sizeof expect, "%s %s", view_subset_name(s),
+                   g_ascii_formatd(number, sizeof number, "%.3f", m[18 * VIEWER_T + 4]));
+        g_assert_nonnull(strstr(text, expect));
+        g_snprintf(expect, sizeof expect, "%s %s", view_subset_name(s),
+                   g_ascii_formatd(number, sizeof number, "%.2f", raw[18 * VIEWER_T + 4]));
+        g_assert_nonnull(strstr(text, expect));
+    }
+    g_free(text);
+
+    // The boost's effect shows in the boosted weight of a boosted key: for
+    // every bad problem of a fixed-order test set, the operator at 16.
+    float bad[VIEWER_CELLS], boosted[VIEWER_CELLS];
+    viewer_pattern(d, vb, VIEW_BAD, 0, 0, false, bad);
+    viewer_pattern(d, vb, VIEW_BOOSTED, 0, 0, false, boosted);
+    g_assert_cmpfloat(boosted[18 * VIEWER_T + 16], >, bad[18 * VIEWER_T + 16]);
+    // Rows the boost cannot change are the bad subset's, bit for bit.
+    g_assert_cmpmem(boosted, 18 * VIEWER_T * sizeof(float), bad, 18 * VIEWER_T * sizeof(float));
+
+    text = viewer_cell_tooltip(d, vb, 0, ALL_HEADS, false, 3, 10);
+    g_assert_nonnull(strstr(text, "masked"));
+    g_assert_nonnull(strstr(text, "mean of heads"));
+    g_free(text);
+    text = viewer_cell_tooltip(d, vb, 0, 1, true, 18, 2);
+    g_assert_nonnull(strstr(text, "key ref_val (role order)"));
+    g_free(text);
+    g_assert_null(viewer_cell_tooltip(d, vb, 0, 0, false, -1, 3));
+    g_assert_null(viewer_cell_tooltip(d, vb, 0, 0, false, 3, 20));
+
+    // An example's tooltip names its tokens and roles.
+    size_t i = d->bad.index[0];
+    Capture before, after;
+    ProblemResult rb, ra;
+    GError *error = NULL;
+    g_assert_true(viewer_example_capture(d, i, &boost, &before, &rb, &after, &ra, &error));
+    g_assert_no_error(error);
+    g_assert_cmpfloat(rb.p_correct, ==, d->results[i].p_correct);
+    text = viewer_example_tooltip(d, i, &before, &after, 0, 0, 18, 16);
+    g_test_message("example tooltip:\n%s", text);
+    g_assert_nonnull(strstr(text, "query 18 '[ANS]'"));
+    g_assert_nonnull(strstr(text, "key 16 '*' (op)"));
+    g_assert_nonnull(strstr(text, "boosted"));
+    g_free(text);
+    char *top = viewer_top5_text(&rb);
+    g_assert_cmpint(test_count_lines(top), ==, 5);
+    g_free(top);
+    capture_free(&before);
+    capture_free(&after);
+    viewer_boost_free(vb);
+    viewer_data_unref(d);
+}
+
+static void test_readouts_text(void)
+{
+    ViewerReadouts r = {.n_good = 120, .n_bad = 35, .good_p = 0.9125, .bad_p = 0.1234,
+                        .boosted_p = 0.25, .good_boosted_p = NAN, .fixed = 3, .broken = 1};
+    // Whatever the locale says, a decimal point (the test fails, rather than
+    // passing vacuously, if the German locale is missing).
+    if (!setlocale(LC_ALL, "de_DE.UTF-8")) {
+        g_test_fail_printf("locale de_DE.UTF-8 is missing: generate it (tools/do does, or "
+                           "sed -i 's/^# *de_DE.UTF-8/de_DE.UTF-8/' /etc/locale.gen && locale-gen)");
+        return;
+    }
+    char *text = viewer_readouts_text(&r);
+    setlocale(LC_ALL, "C");
+    g_test_message("readouts:\n%s", text);
+    g_assert_nonnull(strstr(text, "good     0.912  (n = 120)"));
+    g_assert_nonnull(strstr(text, "bad      0.123  (n = 35)"));
+    g_assert_nonnull(strstr(text, "boosted  0.250"));
+    g_assert_nonnull(strstr(text, "good, boosted  n/a"));
+    g_assert_nonnull(strstr(text, "fixed   3 of 35 bad"));
+    g_assert_nonnull(strstr(text, "broken  1 of 120 good"));
+    g_free(text);
+}
+
+static void test_load_errors(void)
+{
+    GError *error = NULL;
+    char *missing = test_path("missing.safetensors");
+    g_assert_null(viewer_data_load(missing, NULL, &error));
+    g_assert_nonnull(error);
+    g_assert_nonnull(strstr(error->message, "missing.safetensors"));
+    g_clear_error(&error);
+    // A problem file without a single squaring problem: nothing to compare.
+    char *model = test_tiny_checkpoint("model.safetensors", 1, 0.02f);
+    char *data = test_write_file("no_squares.txt",
+                                 "[START] a 5 b 3 c 7 d 2 [VARS] a c [EQ] ans = a * c [ANS] 35\n");
+    g_assert_null(viewer_data_load(model, data, &error));
+    g_assert_nonnull(error);
+    g_assert_nonnull(strstr(error->message, "no_squares.txt"));
+    g_clear_error(&error);
+    g_free(missing);
+    g_free(model);
+    g_free(data);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/viewer/boost-cache/fixed-two-rows", test_cache_fixed_two_rows);
     g_test_add_func("/viewer/boost-cache/shuffled-one-row", test_cache_shuffled_one_row);
     g_test_add_func("/viewer/boost-cache/boost-changes-row", test_cache_boost_changes_row);
-    return g_test_run();
+    g_test_add_func("/viewer/model/boost-matches-intervene", test_boost_matches_intervene);
+    g_test_add_func("/viewer/model/boost-settings", test_boost_settings);
+    g_test_add_func("/viewer/model/load-errors", test_load_errors);
+    g_test_add_func("/viewer/hit-testing/grid", test_grid_hit_testing);
+    g_test_add_func("/viewer/hit-testing/panels", test_panel_hit_testing);
+    g_test_add_func("/viewer/text/cell-tooltip", test_cell_tooltip);
+    g_test_add_func("/viewer/text/readouts", test_readouts_text);
+    int status = g_test_run();
+    test_release_font_caches();
+    return status;
 }

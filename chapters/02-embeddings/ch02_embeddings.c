@@ -83,8 +83,9 @@ int main(int argc, char **argv)
     const float *x10 = encoded + (size_t)POS_VAR1 * C, *x15 = encoded + (size_t)POS_VAR1_AGAIN * C;
     printf("\nvar1 (%s) appears at positions %d and %d. Their vectors share the token row\n"
            "and differ by wpe[%d] - wpe[%d]: cosine similarity %.3f (1 would be identical,\n"
-           "0 unrelated). A random model cannot yet tell the two apart by much; training\n"
-           "makes wpe carry the position.\n",
+           "0 unrelated). At random initialisation the token and position rows are equally\n"
+           "large, so the two occurrences are only half alike; training decides how much\n"
+           "of each vector says what and how much says where.\n",
            vocab_string(problem.tokens[POS_VAR1]), POS_VAR1, POS_VAR1_AGAIN, POS_VAR1,
            POS_VAR1_AGAIN, cosine(x10, x15, C));
     g_free(encoded);
