@@ -73,7 +73,8 @@ int main(int argc, char **argv)
         return 1;
     }
     double load_ms = now_ms() - t0;
-    size_t cache_bytes = boost_cache_bytes(&d->cache[VIEW_GOOD]) + boost_cache_bytes(&d->cache[VIEW_BAD]);
+    size_t cache_bytes =
+        boost_cache_bytes(&d->cache[VIEW_GOOD]) + boost_cache_bytes(&d->cache[VIEW_BAD]);
     printf("model %s (%s), %d threads\n", model_path, order_name(d->order), omp_get_max_threads());
     printf("%zu test problems, %zu squaring: %zu good, %zu bad; load and analysis %.2f s, "
            "boost caches %.0f MB\n",

@@ -1,12 +1,12 @@
 // cmd_experiment.c: `looplens experiment`, the investigation of chapters 7-9 on
 // one or more models (SPEC sections 5 and 6; the work is in lib/experiment.c).
-#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <cairo.h>
 
+#include "heatmap.h"
 #include "commands.h"
 #include "experiment.h"
 #include "util.h"
@@ -20,23 +20,6 @@ static const char *const shipped_models[] = {"fixed.safetensors", "shuffled.safe
 
 #define EXPERIMENT_MAX_COUNT 1000000
 #define EXPERIMENT_MAX_BOOST 1000.0
-
-// Drawing text loads fontconfig's and cairo's caches, which live until exit.
-// Freeing them keeps a leak checker's report to our own leaks. fontconfig
-// comes in through cairo, so FcFini is looked up rather than linked.
-static void release_font_caches(void)
-{
-    cairo_debug_reset_static_data();
-    void *program = dlopen(NULL, RTLD_LAZY);
-    if (!program)
-        return;
-    void *symbol = dlsym(program, "FcFini");
-    void (*fc_fini)(void) = NULL;
-    memcpy(&fc_fini, &symbol, sizeof fc_fini); // object to function pointer, POSIX style
-    if (fc_fini)
-        fc_fini();
-    dlclose(program);
-}
 
 int cmd_experiment(int argc, char **argv)
 {
@@ -115,7 +98,7 @@ int cmd_experiment(int argc, char **argv)
     status = 0;
 
 done:
-    release_font_caches();
+    heatmap_release_font_caches();
     g_ptr_array_free(paths, TRUE);
     g_strfreev(model_paths);
     g_free(out_dir);

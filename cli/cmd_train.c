@@ -163,7 +163,7 @@ static bool check_writable(const char *path, GError **error)
 typedef struct {
     bool tty;
     gint64 start_us, last_draw_us;
-    int start_step;
+    int start_step, end_step;
     double train_seconds; // time spent in training steps (not evaluating)
     double loss_sum;
     int loss_count;
@@ -186,7 +186,7 @@ static void progress_draw(Progress *pr, const Trainer *t, bool final_line)
     double steps_per_second = pr->train_seconds > 0 ? done / pr->train_seconds : 0.0;
     char eta[32];
     format_duration(eta, sizeof eta,
-                    steps_per_second > 0 ? (t->config.steps - t->step) / steps_per_second : 0.0);
+                    steps_per_second > 0 ? (pr->end_step - t->step) / steps_per_second : 0.0);
     char loss[32] = "-";
     if (pr->loss_count)
         g_snprintf(loss, sizeof loss, "%.4f", pr->loss_sum / pr->loss_count);
@@ -317,11 +317,10 @@ static int train_loop(Run *run)
 {
     Trainer *t = &run->trainer;
     GError *error = NULL;
-    Progress pr = {.tty = isatty(STDERR_FILENO), .start_step = t->step};
-    g_strlcpy(pr.eval_text, "", sizeof pr.eval_text);
-    pr.start_us = g_get_monotonic_time();
     int end = run->stop_after > 0 && run->stop_after < t->config.steps ? run->stop_after
                                                                       : t->config.steps;
+    Progress pr = {.tty = isatty(STDERR_FILENO), .start_step = t->step, .end_step = end};
+    pr.start_us = g_get_monotonic_time();
     fprintf(stderr, "training %s (%zu parameters, %s order) from step %d to %d, batch %d\n",
             run->preset, run->model.num_parameters, order_name(run->order), t->step, end,
             t->config.batch);
@@ -463,6 +462,11 @@ int cmd_train(int argc, char **argv)
     if (run.trainer.step >= run.trainer.config.steps) {
         command_fail(NAME, "%s is already at step %d of %d: nothing to do", f.resume,
                      run.trainer.step, run.trainer.config.steps);
+        goto done;
+    }
+    if (run.stop_after > 0 && run.stop_after <= run.trainer.step) {
+        command_fail(NAME, "--stop-after %d: %s is already at step %d", run.stop_after, f.resume,
+                     run.trainer.step);
         goto done;
     }
     if (!check_writable(run.out_path, &error) || !check_writable(run.state_path, &error) ||

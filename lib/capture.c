@@ -17,7 +17,7 @@ void capture_copy_head(float *out, const float *hook, int layer, int b, int head
     size_t offset = (((size_t)layer * B + b) * NH + head) * T * T;
     memcpy(out, hook + offset, (size_t)T * T * sizeof *out);
 #else
-    // TODO: copy the (T,T) matrix of (layer, b, head) out of hook, which is
+    // TODO(exercise ch07): copy the (T,T) matrix of (layer, b, head) out of hook, which is
     // laid out (L,B,NH,T,T) in row-major order.
     // Hint: count how many floats come before it: layer * (B*NH*T*T) +
     // b * (NH*T*T) + head * (T*T); then copy T*T floats from there.

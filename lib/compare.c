@@ -213,7 +213,7 @@ void pattern_accumulate(double *sum, const float *pattern, const int *order, int
         }
     }
 #else
-    // TODO: add every cell of pattern into sum. Without an order, cell (r, c)
+    // TODO(exercise ch08): add every cell of pattern into sum. Without an order, cell (r, c)
     // goes to (r, c); with one, sum's cell (r, c) gets pattern's cell
     // (order[r], order[c]): rows and columns are re-indexed alike.
     // Hint: two nested loops over r and c; sum in double so that a thousand

@@ -176,7 +176,8 @@ static bool run_boost(ModelRun *m, const ExperimentOptions *options, GError **er
                        &boost, m->results, NULL, error))
         return false;
     for (size_t i = 0; i < m->bad.count; i++) {
-        int kind = classify_failure(&m->problems[m->bad.index[i]], m->boost_bad.before[i].predicted);
+        const Problem *p = &m->problems[m->bad.index[i]];
+        int kind = classify_failure(p, m->boost_bad.before[i].predicted);
         if (kind != FAILURE_NONE && result_correct(&m->boost_bad.after[i]))
             m->fixed_by_kind[kind]++;
     }
@@ -530,7 +531,8 @@ static void json_subsets(JsonWriter *w, const ModelRun *m, const ExperimentOptio
     json_open(w, "boost", '{');
     json_double(w, "amount", options->boost_amount);
     json_int(w, "query_row", POS_ANS);
-    json_string(w, "keys", "the value positions of var1 and var2 (once each) and the operator (16)");
+    json_string(w, "keys",
+                "the value positions of var1 and var2 (once each) and the operator (16)");
     json_string(w, "targets", "every layer and head");
     json_string(w, "applied", "to the raw scores, before the softmax");
     json_close(w, '}');
@@ -573,7 +575,8 @@ static void json_row18(JsonWriter *w, const ModelRun *m)
         json_int(w, "layer", m->layer);
         json_int(w, "head", m->head);
         json_string(w, "view", "role");
-        json_string(w, "measure", "sum over keys of |bad - good| in row 18 of the averaged pattern");
+        json_string(w, "measure",
+                    "sum over keys of |bad - good| in row 18 of the averaged pattern");
         json_double(w, "distance", m->most_different_distance);
         json_close(w, '}');
     } else {

@@ -297,23 +297,43 @@ int boost_positions(const Boost *b, const Problem *p, int out[3])
     return n;
 }
 
-// Fills boost_row (B,NH,T) for layer l: amount at each boosted key position of
-// each targeted head, zero elsewhere.
-static void boost_fill_layer(float *boost_row, const Boost *boost, const int *tokens, int l,
+// The row added to query POS_ANS's scores of one problem, layer and head
+// (chapter 9). out (T)
+void boost_row(float *out, const Boost *boost, const Problem *problem, int layer, int head, int T)
+{
+#ifdef LOOPLENS_SOLUTION
+    for (int j = 0; j < T; j++)
+        out[j] = 0.0f;
+    if (!boost->target[layer][head])
+        return;
+    // boost_positions lists each boosted key once, in increasing order, so a
+    // squaring problem's one referenced value gets the amount once, not twice.
+    int positions[3];
+    int n = boost_positions(boost, problem, positions);
+    for (int i = 0; i < n; i++)
+        if (positions[i] < T)
+            out[positions[i]] += boost->amount;
+#else
+    // TODO(exercise ch09): zero the row; then, if boost->target[layer][head] is set, put
+    // boost->amount at each key position the boost applies to.
+    // Hint: boost_positions(boost, problem, positions) gives those positions
+    // (the referenced value positions, then POS_OP); mind that a squaring
+    // problem names one variable twice but its value is boosted once.
+    (void)boost, (void)problem, (void)layer, (void)head;
+    for (int j = 0; j < T; j++)
+        out[j] = 0.0f;
+#endif
+}
+
+// Fills boost_rows (B,NH,T) for layer l: boost_row of every problem and head.
+static void boost_fill_layer(float *boost_rows, const Boost *boost, const int *tokens, int l,
                              int B, int NH, int T)
 {
-    memset(boost_row, 0, (size_t)B * NH * T * sizeof *boost_row);
     for (int b = 0; b < B; b++) {
         Problem problem;
         memcpy(problem.tokens, tokens + (size_t)b * T, sizeof problem.tokens);
-        int positions[3];
-        int count = boost_positions(boost, &problem, positions);
-        for (int h = 0; h < NH; h++) {
-            if (!boost->target[l][h])
-                continue;
-            for (int i = 0; i < count; i++)
-                boost_row[((size_t)b * NH + h) * T + positions[i]] += boost->amount;
-        }
+        for (int h = 0; h < NH; h++)
+            boost_row(boost_rows + ((size_t)b * NH + h) * T, boost, &problem, l, h, T);
     }
 }
 

@@ -6,33 +6,6 @@
 #include "layers.h"
 #include "util.h"
 
-// out (T)
-void boost_row(float *out, const Boost *boost, const Problem *problem, int layer, int head, int T)
-{
-#ifdef LOOPLENS_SOLUTION
-    for (int j = 0; j < T; j++)
-        out[j] = 0.0f;
-    if (!boost->target[layer][head])
-        return;
-    // boost_positions lists each boosted key once, in increasing order, so a
-    // squaring problem's one referenced value gets the amount once, not twice.
-    int positions[3];
-    int n = boost_positions(boost, problem, positions);
-    for (int i = 0; i < n; i++)
-        if (positions[i] < T)
-            out[positions[i]] += boost->amount;
-#else
-    // TODO: zero the row; then, if boost->target[layer][head] is set, put
-    // boost->amount at each key position the boost applies to.
-    // Hint: boost_positions(boost, problem, positions) gives those positions
-    // (the referenced value positions, then POS_OP); mind that a squaring
-    // problem names one variable twice but its value is boosted once.
-    (void)boost, (void)problem, (void)layer, (void)head;
-    for (int j = 0; j < T; j++)
-        out[j] = 0.0f;
-#endif
-}
-
 // pattern (T,T); scores (T,T); boost (T) or NULL
 void softmax_with_boost(float *pattern, const float *scores, const float *boost, int query, int T)
 {

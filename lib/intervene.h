@@ -6,7 +6,7 @@
 // layer and head, a (T) boost row is added to the raw scores of query POS_ANS
 // after scaling and masking, before the softmax. This file has the pieces a
 // reader can hold in the hand:
-//   boost_row            the row that gets added, for one problem, layer, head
+//   boost_row            (in model.h, used by gpt_forward) the row that gets added
 //   softmax_with_boost   scores -> pattern with a boost row, for one matrix
 //   add_after_softmax    the tempting wrong way: add to the weights instead
 //   intervene_run        before/after over a problem set: fixed, broken, means
@@ -21,12 +21,6 @@
 #include "compare.h"
 #include "model.h"
 #include "problem.h"
-
-// The exercise of chapter 9: out (T) = what gets added to row POS_ANS's scores
-// of this layer and head: boost->amount at each of boost_positions(problem)
-// (each position once, also when var1 == var2), if the boost targets this
-// layer and head; 0 everywhere else.
-void boost_row(float *out, const Boost *boost, const Problem *problem, int layer, int head, int T);
 
 // pattern (T,T) = the softmax of each row of scores (T,T), with boost (T)
 // added to row `query` first (boost may be NULL). Masked cells are -INFINITY in

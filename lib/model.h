@@ -126,6 +126,12 @@ void boost_init_default(Boost *b, float amount);
 // The key positions row POS_ANS of this problem gets boosted at; returns how
 // many (1 to 3) and writes them in increasing order.
 int boost_positions(const Boost *b, const Problem *p, int out[3]);
+// The exercise of chapter 9 (gpt_forward calls it): out (T) = what gets added to row POS_ANS's scores
+// of this layer and head: boost->amount at each of boost_positions(problem)
+// (each position once, also when var1 == var2), if the boost targets this
+// layer and head; 0 everywhere else.
+void boost_row(float *out, const Boost *boost, const Problem *problem, int layer, int head, int T);
+
 
 typedef enum {
     ATTENTION_VECTORIZED = 0, // chapter 3: matmuls

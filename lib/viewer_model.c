@@ -180,8 +180,8 @@ ViewerData *viewer_data_load(const char *model_path, const char *data_path, GErr
     }
     problem_set_free(&set);
     if (d->n_squaring == 0) {
-        g_set_error(error, LL_ERROR, LL_ERROR_INVALID,
-                    "%s: no squaring problems (x * x) to compare", data_path ? data_path : "test set");
+        g_set_error(error, LL_ERROR, LL_ERROR_INVALID, "%s: no squaring problems (x * x) to compare",
+                    data_path ? data_path : "test set");
         goto fail;
     }
     if (!analyse(d, error))
@@ -297,9 +297,9 @@ char *viewer_readouts_text(const ViewerReadouts *r)
     char a[G_ASCII_DTOSTR_BUF_SIZE], b[G_ASCII_DTOSTR_BUF_SIZE], c[G_ASCII_DTOSTR_BUF_SIZE];
     char e[G_ASCII_DTOSTR_BUF_SIZE];
     return g_strdup_printf("mean p_correct\n"
-                           "  good     %s  (n = %zu)\n"
-                           "  bad      %s  (n = %zu)\n"
-                           "  boosted  %s\n"
+                           "  good           %s  (n = %zu)\n"
+                           "  bad            %s  (n = %zu)\n"
+                           "  bad, boosted   %s\n"
                            "  good, boosted  %s\n"
                            "fixed   %zu of %zu bad\n"
                            "broken  %zu of %zu good",
@@ -619,7 +619,8 @@ char *viewer_example_text(const ViewerData *d, size_t i)
     int var = problem_var1(p);
     char pc[G_ASCII_DTOSTR_BUF_SIZE];
     GString *text = g_string_new(NULL);
-    g_string_append_printf(text, "#%zu  %s * %s with %s = %d: answer %s, predicted %s (p_correct %s)",
+    g_string_append_printf(text,
+                           "#%zu  %s * %s with %s = %d: answer %s, predicted %s (p_correct %s)",
                            d->test_index[i], vocab_string(var), vocab_string(var),
                            vocab_string(var), problem_value_of(p, var),
                            vocab_string(r->answer), vocab_string(r->predicted),

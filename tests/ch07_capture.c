@@ -223,9 +223,10 @@ static Problem set_first_problem(const char *path)
 static void test_capture_cli(void)
 {
     char *model_path = test_tiny_checkpoint("cli.safetensors", 21, 0.3f);
-    char *data = test_write_file("cli.txt", "# two problems\n"
-                                            "[START] a 1 b 8 c 1 d 5 [VARS] a c [EQ] ans = a + c [ANS] 2\n\n"
-                                            "[START] a 5 b 2 c 6 d 0 [VARS] b b [EQ] ans = b * b [ANS] 4\n");
+    char *data = test_write_file(
+        "cli.txt", "# two problems\n"
+                   "[START] a 1 b 8 c 1 d 5 [VARS] a c [EQ] ans = a + c [ANS] 2\n\n"
+                   "[START] a 5 b 2 c 6 d 0 [VARS] b b [EQ] ans = b * b [ANS] 4\n");
     char *out = test_path("cli.csv"), *npy = test_path("cli.npy");
     char *err = NULL;
     int status = test_run_looplens(NULL, &err, "capture", "--model", model_path, "--data", data,

@@ -159,12 +159,13 @@ static void test_average_of_one_is_itself(void)
                         goto done;
                     }
                     float want = order[c] <= order[r] ? pattern[order[r] * T + order[c]] : NAN;
-                    if (!(by_role[r * T + c] == want || (isnan(want) && isnan(by_role[r * T + c])))) {
+                    float got = by_role[r * T + c];
+                    if (!(got == want || (isnan(want) && isnan(got)))) {
                         g_test_fail_printf(
                             "layer %d head %d: the role view of one problem has %g at row %d "
                             "column %d, want %g (the problem's cell at row %d column %d): does "
                             "pattern_accumulate read pattern[order[r]][order[c]]?",
-                            l, h, by_role[r * T + c], r, c, want, order[r], order[c]);
+                            l, h, got, r, c, want, order[r], order[c]);
                         goto done;
                     }
                 }

@@ -48,7 +48,15 @@ static char *random_model(const char *name, DefinitionOrder order)
 // ----------------------------------------------------------------------------
 // Checking summary.json
 
-typedef enum { J_STRING, J_INT, J_DOUBLE, J_DOUBLE_OR_NULL, J_OBJECT, J_ARRAY, J_OBJECT_OR_NULL } JsonKind;
+typedef enum {
+    J_STRING,
+    J_INT,
+    J_DOUBLE, // a number written with a point or an exponent
+    J_DOUBLE_OR_NULL,
+    J_OBJECT,
+    J_ARRAY,
+    J_OBJECT_OR_NULL,
+} JsonKind;
 
 // The node at a dotted path ("good.count"), or NULL.
 static JsonNode *json_at(JsonNode *root, const char *path)
@@ -156,7 +164,8 @@ static void check_summary(const char *path, int n_layer, bool complete)
         check_field(root, path, fields[i].path, fields[i].kind);
     for (int k = 0; k < FAILURE_KINDS; k++) {
         char *base = g_strdup_printf("failures.kinds.%s", failure_kind_name(k));
-        char *count = g_strconcat(base, ".count", NULL), *chance = g_strconcat(base, ".chance", NULL);
+        char *count = g_strconcat(base, ".count", NULL);
+        char *chance = g_strconcat(base, ".chance", NULL);
         char *fixed = g_strconcat(base, ".fixed_by_boost", NULL);
         check_field(root, path, count, J_INT);
         check_field(root, path, chance, mean);
@@ -201,9 +210,9 @@ static void check_summary(const char *path, int n_layer, bool complete)
         g_free(count);
     }
     g_assert_cmpint(kinds, ==, bad);
-    g_assert_cmpint(json_int_at(root, "operators.+.count") + json_int_at(root, "operators.-.count") +
-                        json_int_at(root, "operators.*.count"),
-                    ==, json_int_at(root, "test_count"));
+    gint64 per_op = json_int_at(root, "operators.+.count") +
+                    json_int_at(root, "operators.-.count") + json_int_at(root, "operators.*.count");
+    g_assert_cmpint(per_op, ==, json_int_at(root, "test_count"));
     g_assert_cmpfloat(json_double_at(root, "boost_amount"), ==, 2.0);
     double accuracy = json_double_at(root, "test_accuracy");
     g_assert_cmpfloat(accuracy, >=, 0.0);

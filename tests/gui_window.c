@@ -400,10 +400,19 @@ static void test_example_browser(void)
 static void test_screenshot(void)
 {
     LlWindow *win = open_fixture_window();
+    // Shown and laid out (on a busy machine the window manager may be slow).
+    gboolean expired = FALSE;
+    guint timeout = g_timeout_add_seconds(WAIT_SECONDS, timed_out, &expired);
+    while (!(gtk_widget_get_mapped(GTK_WIDGET(win)) && gtk_widget_get_width(GTK_WIDGET(win)) > 0) &&
+           !expired)
+        g_main_context_iteration(NULL, TRUE);
+    if (!expired)
+        g_source_remove(timeout);
     char *png = test_path("window.png");
     GError *error = NULL;
-    g_assert_true(ll_window_save_screenshot(win, png, &error));
+    gboolean saved = ll_window_save_screenshot(win, png, &error);
     g_assert_no_error(error);
+    g_assert_true(saved);
     cairo_surface_t *image = cairo_image_surface_create_from_png(png);
     g_assert_cmpint(cairo_surface_status(image), ==, CAIRO_STATUS_SUCCESS);
     g_assert_cmpint(cairo_image_surface_get_width(image), ==,
@@ -418,6 +427,42 @@ static void test_screenshot(void)
     close_window(win);
 }
 
+// The program itself, as docs/viewer.md runs it for the book's figure (this
+// test runs under xvfb-run, so the child finds the same display).
+static void test_screenshot_command(void)
+{
+    const char *exe = g_getenv("LOOPLENS_VIEWER_EXE");
+    g_assert_nonnull(exe); // set by viewer/meson.build
+    char *png = test_path("command.png");
+    const char *argv[] = {exe, "--model", fixture_model, "--data", fixture_data, "--layer", "1",
+                          "--head", "-1", "--screenshot", png, NULL};
+    char *err = NULL;
+    int status = 0;
+    GError *error = NULL;
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, &err,
+                               &status, &error));
+    g_assert_no_error(error);
+    g_test_message("stderr: %s", err);
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+    cairo_surface_t *image = cairo_image_surface_create_from_png(png);
+    g_assert_cmpint(cairo_surface_status(image), ==, CAIRO_STATUS_SUCCESS);
+    g_assert_cmpint(cairo_image_surface_get_width(image), >=, 800);
+    int distinct;
+    count_non_white(image, &distinct);
+    g_assert_cmpint(distinct, >, 50);
+    cairo_surface_destroy(image);
+
+    // A bad model: no picture, a one-line reason, exit status 1.
+    const char *bad[] = {exe, "--model", fixture_data, "--screenshot", png, NULL};
+    g_free(err);
+    g_assert_true(g_spawn_sync(NULL, (char **)bad, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, &err,
+                               &status, &error));
+    g_assert_false(g_spawn_check_wait_status(status, NULL));
+    g_assert_nonnull(strstr(err, "fixture.txt"));
+    g_free(err);
+    g_free(png);
+}
+
 int main(int argc, char **argv)
 {
     gtk_test_init(&argc, &argv, NULL);
@@ -430,6 +475,7 @@ int main(int argc, char **argv)
     g_test_add_func("/gui/window/grid-and-selectors", test_grid_and_selectors);
     g_test_add_func("/gui/window/example-browser", test_example_browser);
     g_test_add_func("/gui/window/screenshot", test_screenshot);
+    g_test_add_func("/gui/app/screenshot-command", test_screenshot_command);
     int status = g_test_run();
     g_free(fixture_model);
     g_free(fixture_data);

@@ -1,4 +1,5 @@
 // testutil.c: see testutil.h.
+#include "heatmap.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -9,7 +10,6 @@
 #include <sys/wait.h>
 
 #include <cairo.h>
-#include <dlfcn.h>
 
 #include <glib/gstdio.h>
 
@@ -74,6 +74,34 @@ char *test_source_path(const char *relative)
     const char *root = g_getenv("LOOPLENS_SOURCE_DIR");
     g_assert_nonnull(root); // set by tests/meson.build
     return g_build_filename(root, relative, NULL);
+}
+
+char *test_build_path(const char *relative)
+{
+    const char *root = g_getenv("LOOPLENS_BUILD_DIR");
+    g_assert_nonnull(root); // set by tests/meson.build
+    return g_build_filename(root, relative, NULL);
+}
+
+int test_run_program(char **out, char **err, const char *working_dir, const char *const *argv)
+{
+    char *local_out = NULL, *local_err = NULL;
+    int wait_status = 0;
+    GError *error = NULL;
+    g_spawn_sync(working_dir, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &local_out,
+                 &local_err, &wait_status, &error);
+    g_assert_no_error(error);
+    if (out)
+        *out = local_out;
+    else
+        g_free(local_out);
+    if (err)
+        *err = local_err;
+    else
+        g_free(local_err);
+    if (WIFEXITED(wait_status))
+        return WEXITSTATUS(wait_status);
+    return 128 + (WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0);
 }
 
 int test_run_looplens_argv(char **out, char **err, const char *const *args)
@@ -180,18 +208,7 @@ float test_max_abs_diff(const float *a, const float *b, size_t n)
 
 void test_release_font_caches(void)
 {
-    cairo_debug_reset_static_data();
-    // fontconfig comes in through cairo and is not linked directly, so look
-    // FcFini up among the libraries loaded at start-up.
-    void *program = dlopen(NULL, RTLD_LAZY);
-    if (!program)
-        return;
-    void *symbol = dlsym(program, "FcFini");
-    void (*fc_fini)(void) = NULL;
-    memcpy(&fc_fini, &symbol, sizeof fc_fini); // object to function pointer, POSIX style
-    if (fc_fini)
-        fc_fini();
-    dlclose(program);
+    heatmap_release_font_caches();
 }
 
 void test_tiny_model(GPT *model, uint64_t seed, float std)

@@ -18,6 +18,13 @@ char *test_write_file(const char *name, const char *text);
 // The path of a file in the source tree, e.g. "tests/fixtures/x" (caller frees).
 char *test_source_path(const char *relative);
 
+// The path of a file in the build tree, e.g. "tools/booktool" (caller frees).
+char *test_build_path(const char *relative);
+// Runs any program: argv[0] is its path, argv is NULL-terminated; optionally in
+// working_dir (NULL: here). Returns its exit status (128 + signal if killed);
+// stdout/stderr captured if not NULL.
+int test_run_program(char **out, char **err, const char *working_dir, const char *const *argv);
+
 // Runs the looplens program (LOOPLENS_EXE) with the given arguments
 // (NULL-terminated). Returns its exit status; stdout/stderr captured if not NULL.
 int test_run_looplens(char **out, char **err, const char *arg, ...) G_GNUC_NULL_TERMINATED;

@@ -28,28 +28,33 @@ static const char *assets_dir(void)
     return dir && dir[0] ? dir : LOOPLENS_ASSETS_DIR;
 }
 
-// --screenshot: wait until the window is idle (loaded, boost shown), let it
-// draw, then render it and quit.
+// The view options (--layer, --head, --role, ...) apply once the first model
+// has loaded. With --screenshot: then wait until the window is idle again
+// (boost shown), let it draw, render it and quit.
 typedef struct {
     LlApplication *app;
     LlWindow *win;
     gboolean configured;
     int frames;
-} Screenshot;
+} Startup;
 
-static gboolean screenshot_tick(gpointer user_data)
+static gboolean startup_tick(gpointer user_data)
 {
-    Screenshot *shot = user_data;
+    Startup *shot = user_data;
     LlApplication *app = shot->app;
-    if (!ll_window_is_idle(shot->win) || !ll_window_get_data(shot->win)) {
-        if (ll_window_get_last_error(shot->win)) {
-            fprintf(stderr, "looplens-viewer: %s\n", ll_window_get_last_error(shot->win));
+    if (!ll_window_is_idle(shot->win))
+        return G_SOURCE_CONTINUE;
+    if (!ll_window_get_data(shot->win)) {
+        // Nothing loaded: no model at all, or it failed (the window says why).
+        if (app->screenshot) {
+            const char *why = ll_window_get_last_error(shot->win);
+            fprintf(stderr, "looplens-viewer: %s\n",
+                    why ? why : "no model to show: train one, or pass --model CKPT");
             app->exit_status = 1;
             g_application_quit(G_APPLICATION(app));
-            g_free(shot);
-            return G_SOURCE_REMOVE;
         }
-        return G_SOURCE_CONTINUE;
+        g_free(shot);
+        return G_SOURCE_REMOVE;
     }
     if (!shot->configured) {
         // Apply the view options once the model is there.
@@ -60,6 +65,10 @@ static gboolean screenshot_tick(gpointer user_data)
             ll_window_show_page(shot->win, app->page);
         if (app->example >= 0)
             ll_window_select_example(shot->win, app->example);
+        if (!app->screenshot) {
+            g_free(shot);
+            return G_SOURCE_REMOVE;
+        }
         return G_SOURCE_CONTINUE;
     }
     if (shot->frames++ < 3) // a few main-loop turns so every widget has drawn
@@ -85,9 +94,14 @@ static void ll_application_activate(GApplication *application)
     }
     LlWindow *win = ll_window_new(GTK_APPLICATION(app));
     gtk_window_present(GTK_WINDOW(win));
+    // The first model loads now, the others when chosen in the switcher.
     if (app->models && app->models[0]) {
-        for (int i = 0; app->models[i]; i++)
-            ll_window_open_model(win, app->models[i], i == 0 ? app->data : NULL);
+        for (int i = 0; app->models[i]; i++) {
+            if (i == 0)
+                ll_window_open_model(win, app->models[i], app->data);
+            else
+                ll_window_add_model(win, app->models[i], NULL);
+        }
     } else {
         // The shipped models; open only those that exist (a fresh clone before
         // training has none, and the window says how to open one).
@@ -96,7 +110,10 @@ static void ll_application_activate(GApplication *application)
         for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
             char *path = g_build_filename(assets_dir(), names[i], NULL);
             if (g_file_test(path, G_FILE_TEST_EXISTS)) {
-                ll_window_open_model(win, path, first ? app->data : NULL);
+                if (first)
+                    ll_window_open_model(win, path, app->data);
+                else
+                    ll_window_add_model(win, path, NULL);
                 first = FALSE;
             }
             g_free(path);
@@ -104,12 +121,10 @@ static void ll_application_activate(GApplication *application)
     }
     if (app->amount > BOOST_MIN - 1)
         ll_window_set_boost_amount(win, app->amount);
-    if (app->screenshot) {
-        Screenshot *shot = g_new0(Screenshot, 1);
-        shot->app = app;
-        shot->win = win;
-        g_timeout_add(50, screenshot_tick, shot);
-    }
+    Startup *startup = g_new0(Startup, 1);
+    startup->app = app;
+    startup->win = win;
+    g_timeout_add(50, startup_tick, startup);
 }
 
 static int ll_application_handle_local_options(GApplication *application, GVariantDict *options)
@@ -163,13 +178,13 @@ static void ll_application_init(LlApplication *app)
         {"head", 0, 0, G_OPTION_ARG_INT, &app->head,
          "The head shown first (0; -1 for the mean over heads)", "H"},
         {"amount", 0, 0, G_OPTION_ARG_DOUBLE, &app->amount, "The boost amount (2.0)", "X"},
-        {"page", 0, 0, G_OPTION_ARG_STRING, &app->page,
-         "With --screenshot: averages or examples", "PAGE"},
+        {"page", 0, 0, G_OPTION_ARG_STRING, &app->page, "The page shown first: averages or examples",
+         "PAGE"},
         {"example", 0, 0, G_OPTION_ARG_INT, &app->example,
-         "With --screenshot: select this row of the example list", "N"},
-        {"role", 0, 0, G_OPTION_ARG_NONE, &app->role, "With --screenshot: role order", NULL},
-        {"difference", 0, 0, G_OPTION_ARG_NONE, &app->difference,
-         "With --screenshot: show differences", NULL},
+         "Select this row of the example list", "N"},
+        {"role", 0, 0, G_OPTION_ARG_NONE, &app->role, "Start in role order", NULL},
+        {"difference", 0, 0, G_OPTION_ARG_NONE, &app->difference, "Start showing differences",
+         NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
     g_application_add_main_option_entries(G_APPLICATION(app), entries);

@@ -216,6 +216,7 @@ struct _LlExampleBrowser {
     int selected;
     Capture before, after;
     gboolean has_capture;
+    gboolean stale; // the selected example's panels wait for the page to be shown
 };
 
 G_DEFINE_TYPE(LlExampleBrowser, ll_example_browser, GTK_TYPE_BOX)
@@ -239,9 +240,15 @@ static char *example_tooltip(int panel, int row, int col, gpointer user_data)
                                   &browser->after, browser->layer, browser->head, row, col);
 }
 
-// Captures the selected example again (a new selection, boost or head).
+// Captures the selected example again (a new selection, boost or head): two
+// forward passes of one problem, so only while the page is on screen.
 static void show_selected(LlExampleBrowser *browser)
 {
+    if (!gtk_widget_get_mapped(GTK_WIDGET(browser)) && browser->selected >= 0) {
+        browser->stale = TRUE;
+        return;
+    }
+    browser->stale = FALSE;
     clear_capture(browser);
     LlHeatmapView *view = LL_HEATMAP_VIEW(browser->heatmaps);
     if (!browser->data || browser->selected < 0) {
@@ -314,6 +321,14 @@ static void add_column(LlExampleBrowser *browser, Column col)
     g_object_unref(column);
 }
 
+static void ll_example_browser_map(GtkWidget *widget)
+{
+    GTK_WIDGET_CLASS(ll_example_browser_parent_class)->map(widget);
+    LlExampleBrowser *browser = LL_EXAMPLE_BROWSER(widget);
+    if (browser->stale)
+        show_selected(browser);
+}
+
 static void ll_example_browser_dispose(GObject *object)
 {
     LlExampleBrowser *browser = LL_EXAMPLE_BROWSER(object);
@@ -329,6 +344,7 @@ static void ll_example_browser_dispose(GObject *object)
 static void ll_example_browser_class_init(LlExampleBrowserClass *klass)
 {
     G_OBJECT_CLASS(klass)->dispose = ll_example_browser_dispose;
+    GTK_WIDGET_CLASS(klass)->map = ll_example_browser_map;
 }
 
 static GtkWidget *mono_label(void)

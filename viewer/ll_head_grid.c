@@ -133,8 +133,9 @@ static void ll_head_grid_init(LlHeadGrid *grid)
 {
     GtkWidget *widget = GTK_WIDGET(grid);
     gtk_widget_set_focusable(widget, TRUE);
-    gtk_widget_set_tooltip_text(widget, "Click a head to show it; arrow keys move through the "
-                                        "grid. The last column is the mean over the layer's heads.");
+    gtk_widget_set_tooltip_text(widget,
+                                "Click a head to show it; arrow keys move through the grid. "
+                                "The last column is the mean over the layer's heads.");
     GtkGesture *click = gtk_gesture_click_new();
     g_signal_connect(click, "pressed", G_CALLBACK(on_pressed), grid);
     gtk_widget_add_controller(widget, GTK_EVENT_CONTROLLER(click));

@@ -31,8 +31,8 @@ static void model_entry_free(gpointer p)
 struct _LlWindow {
     GtkApplicationWindow parent_instance;
     // Widgets
-    GtkWidget *model_dropdown, *spinner, *layer_spin, *head_dropdown, *grid, *role_check,
-        *diff_check, *boost_controls, *stack, *heatmaps, *profile, *browser, *status;
+    GtkWidget *model_dropdown, *spinner, *layer_spin, *head_dropdown, *grid, *grid_label,
+        *role_check, *diff_check, *boost_controls, *stack, *heatmaps, *profile, *browser, *status;
     GtkStringList *model_names;
     // The models in the switcher and the one shown
     GPtrArray *models; // of ModelEntry
@@ -232,6 +232,10 @@ static void refresh_grid(LlWindow *win)
     double limit;
     float *thumbs = viewer_grid_thumbs(win->data, win->by_role, win->difference, &limit);
     gboolean difference = win->difference && win->data->good.count && win->data->bad.count;
+    gtk_label_set_text(GTK_LABEL(win->grid_label),
+                       difference                 ? "Every layer and head: bad - good"
+                       : win->data->bad.count > 0 ? "Every layer and head: bad"
+                                                  : "Every layer and head: good");
     ll_head_grid_set_data(LL_HEAD_GRID(win->grid), viewer_data_n_layer(win->data),
                           viewer_data_n_head(win->data), thumbs,
                           difference ? HEATMAP_DIFFERENCE : HEATMAP_PATTERN, limit);
@@ -324,6 +328,7 @@ static void show_model(LlWindow *win, guint index)
     g_free(title);
     ll_example_browser_set_data(LL_EXAMPLE_BROWSER(win->browser), d);
     refresh_grid(win);
+    gtk_widget_grab_focus(win->grid); // the arrow keys walk the grid right away
     refresh_status(win);
     refresh_views(win);
     win->generation++;
@@ -396,6 +401,7 @@ static void load_done(GObject *source, GAsyncResult *result, gpointer user_data)
         if (win->current < win->models->len)
             gtk_drop_down_set_selected(GTK_DROP_DOWN(win->model_dropdown), win->current);
         win->updating_controls = FALSE;
+        refresh_status(win);
         show_error(win, what, error->message);
         g_free(base);
         g_free(what);
@@ -419,6 +425,11 @@ static void start_load(LlWindow *win, guint index, gboolean is_new)
     job->previous = win->current;
     win->loading++;
     update_busy(win);
+    char *name = experiment_model_name(e->model_path);
+    char *status = g_strdup_printf("Loading %s and analysing its squaring problems ...", name);
+    gtk_label_set_text(GTK_LABEL(win->status), status);
+    g_free(status);
+    g_free(name);
     GTask *task = g_task_new(win, NULL, load_done, NULL);
     g_task_set_task_data(task, job, load_job_free);
     g_task_run_in_thread(task, load_thread);
@@ -437,27 +448,35 @@ static char *default_data_path(const char *model_path)
     return NULL;
 }
 
-void ll_window_open_model(LlWindow *win, const char *model_path, const char *data_path)
+// The switcher's entry for this model and problem file (data_path NULL: the
+// default), added if it is not there yet (*is_new then TRUE).
+static guint find_or_add_entry(LlWindow *win, const char *model_path, const char *data_path,
+                               gboolean *is_new)
 {
     char *data = data_path ? g_strdup(data_path) : default_data_path(model_path);
-    // Already in the switcher with this data: show (or reload) it.
     for (guint i = 0; i < win->models->len; i++) {
         ModelEntry *e = g_ptr_array_index(win->models, i);
         if (g_strcmp0(e->model_path, model_path) == 0 && g_strcmp0(e->data_path, data) == 0) {
             g_free(data);
-            if (e->data)
-                show_model(win, i);
-            else
-                start_load(win, i, FALSE);
-            return;
+            *is_new = FALSE;
+            return i;
         }
     }
+    char *name = experiment_model_name(model_path);
+    char *label;
+    char *default_data = default_data_path(model_path);
+    if (data && g_strcmp0(data, default_data) != 0) {
+        char *base = g_path_get_basename(data);
+        label = g_strdup_printf("%s (%s)", name, base);
+        g_free(base);
+    } else {
+        label = g_strdup(name);
+    }
+    g_free(default_data);
     ModelEntry *e = g_new0(ModelEntry, 1);
     e->model_path = g_strdup(model_path);
     e->data_path = data;
     g_ptr_array_add(win->models, e);
-    char *name = experiment_model_name(model_path);
-    char *label = data ? g_strdup_printf("%s (%s)", name, data) : g_strdup(name);
     win->updating_controls = TRUE;
     gtk_string_list_append(win->model_names, label);
     if (win->current < win->models->len)
@@ -465,7 +484,25 @@ void ll_window_open_model(LlWindow *win, const char *model_path, const char *dat
     win->updating_controls = FALSE;
     g_free(name);
     g_free(label);
-    start_load(win, win->models->len - 1, TRUE);
+    *is_new = TRUE;
+    return win->models->len - 1;
+}
+
+void ll_window_add_model(LlWindow *win, const char *model_path, const char *data_path)
+{
+    gboolean is_new;
+    find_or_add_entry(win, model_path, data_path, &is_new);
+}
+
+void ll_window_open_model(LlWindow *win, const char *model_path, const char *data_path)
+{
+    gboolean is_new;
+    guint i = find_or_add_entry(win, model_path, data_path, &is_new);
+    ModelEntry *e = g_ptr_array_index(win->models, i);
+    if (e->data)
+        show_model(win, i);
+    else
+        start_load(win, i, is_new);
 }
 
 void ll_window_open_data(LlWindow *win, const char *data_path)
@@ -801,7 +838,8 @@ static GtkWidget *build_sidebar(LlWindow *win)
     gtk_box_append(GTK_BOX(selectors), win->head_dropdown);
     gtk_box_append(GTK_BOX(box), selectors);
 
-    gtk_box_append(GTK_BOX(box), section_label("Every layer and head (bad subset)"));
+    win->grid_label = section_label("Every layer and head");
+    gtk_box_append(GTK_BOX(box), win->grid_label);
     win->grid = ll_head_grid_new();
     g_signal_connect(win->grid, "selected", G_CALLBACK(on_grid_selected), win);
     gtk_box_append(GTK_BOX(box), win->grid);

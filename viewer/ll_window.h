@@ -29,6 +29,8 @@ LlWindow *ll_window_new(GtkApplication *app);
 // exists, else the experiment's test set made in memory) and loads it. A model
 // that fails to load gets an error dialog and the window keeps what it had.
 void ll_window_open_model(LlWindow *win, const char *model_path, const char *data_path);
+// Adds the model to the switcher without loading it (it loads when chosen).
+void ll_window_add_model(LlWindow *win, const char *model_path, const char *data_path);
 // Reloads the current model with another problem file.
 void ll_window_open_data(LlWindow *win, const char *data_path);
 // TRUE when nothing is loading or computing and the shown results are current.

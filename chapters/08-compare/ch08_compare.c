@@ -87,7 +87,8 @@ int main(int argc, char **argv)
     split_squaring(&good, &bad, problems, results, count);
     printf("Chapter 8: %s (%s order), %lld test problems, %zu squaring:\n", model_path,
            order_name(order), (long long)count, good.count + bad.count);
-    printf("  good %5zu   mean p_correct %.3f\n", good.count, subset_mean_p_correct(&good, results));
+    printf("  good %5zu   mean p_correct %.3f\n", good.count,
+           subset_mean_p_correct(&good, results));
     printf("  bad  %5zu   mean p_correct %.3f\n", bad.count, subset_mean_p_correct(&bad, results));
 
     // 3. Average each subset's patterns (a second pass over the squaring
