@@ -43,7 +43,7 @@ void softmax_row(float *out, const float *inp, int n)
     for (int i = 0; i < n; i++)
         out[i] = out[i] / sum;
 #else
-    // TODO: out[i] = exp(inp[i]) / (sum of exp over the row), computed safely:
+    // TODO(exercise ch03): out[i] = exp(inp[i]) / (sum of exp over the row), computed safely:
     // subtract the row's largest entry before expf so nothing overflows.
     // Hint: masked entries are -INFINITY; expf(-INFINITY) is exactly 0.
     (void)inp;

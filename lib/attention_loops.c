@@ -77,7 +77,7 @@ void attention_forward_loops(float *out, float *scores, float *pattern, const fl
         }
     }
 #else
-    // TODO: for each problem b and head h, in four loops: (1) scores[i][j] =
+    // TODO(exercise ch04): for each problem b and head h, in four loops: (1) scores[i][j] =
     // query_i . key_j / sqrt(hs); (2) -INFINITY where j > i; (3) softmax of each
     // row into pattern; (4) out_i = sum over j of pattern[i][j] * value_j.
     // Hint: row t's query for head h starts at qkv + (b*T + t)*3C + h*hs, its key

@@ -21,6 +21,7 @@ float crossentropy_forward(const float *probs, const int *targets, int B, int V)
 void crossentropy_softmax_backward(float *dlogits, const float *probs, const int *targets,
                                    float scale, int B, int V)
 {
+#ifdef LOOPLENS_SOLUTION
     for (int b = 0; b < B; b++) {
         const float *p = probs + (size_t)b * V;
         float *d = dlogits + (size_t)b * V;
@@ -29,4 +30,11 @@ void crossentropy_softmax_backward(float *dlogits, const float *probs, const int
             d[i] += scale * (p[i] - indicator);
         }
     }
+#else
+    // TODO(exercise ch06): for every problem b and token i, add to dlogits[b][i] the
+    // loss's gradient with respect to logit i: scale * (probs[b][i] - 1 if i is the
+    // target, else probs[b][i]). Hint: add (+=), do not overwrite; the target of
+    // problem b is targets[b], and row b of a (B,V) array starts at b * V.
+    (void)dlogits, (void)probs, (void)targets, (void)scale, (void)B, (void)V;
+#endif
 }

@@ -20,7 +20,7 @@ void encoder_forward(float *out, const int *tokens, const float *wte, const floa
         }
     }
 #else
-    // TODO: for every problem b and position t, out[b,t,:] is the sum of the
+    // TODO(exercise ch02): for every problem b and position t, out[b,t,:] is the sum of the
     // token's row of wte and the position's row of wpe.
     // Hint: the token is tokens[b * T + t]; row r of a (rows, C) matrix starts at r * C.
     (void)tokens, (void)wte, (void)wpe;

@@ -37,7 +37,7 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
         rstd[n] = s;
     }
 #else
-    // TODO: normalise each row of C numbers: subtract its mean, divide by
+    // TODO(exercise ch05): normalise each row of C numbers: subtract its mean, divide by
     // sqrt(variance + LAYERNORM_EPS), then scale by weight[c] and add bias[c].
     // Store the row's mean and 1 / sqrt(variance + eps) in mean[n] and rstd[n].
     // Hint: compute the mean first, then the variance as the mean of (x - mean)^2.

@@ -306,6 +306,7 @@ float gpt_backward(Trainer *t, const int *tokens, int B)
     const ParameterTensors *p = &m->params;
     const ActivationTensors *a = &m->acts;
     ParameterTensors *g = &t->grads;
+    g_return_val_if_fail(B == m->batch, NAN); // the activations must be this batch's
     ensure_batch(t, B);
     ActivationGrads *d = &t->dacts;
     int T = BLOCK_SIZE, L = cfg->n_layer, V = cfg->vocab_size;

@@ -9,6 +9,7 @@
 
 #define CACHED_POSITIONS BOOST_FIRST_ROW // keys and values of positions 0..17
 #define BUILD_BATCH 64                   // problems per gpt_forward while building
+#define RUN_CHUNK 128                    // problems per parallel task of a run
 
 // ----------------------------------------------------------------------------
 // Building the cache
@@ -250,26 +251,25 @@ static int first_boosted_layer(const GPTConfig *cfg, const Boost *boost)
 // attention_forward_vectorized: each score a dot product over the head's
 // channels times 1/sqrt(hs), the mask, the boost on row POS_ANS, softmax_row,
 // then the weighted sum of values in order of key position.
-// D rows are computed (D <= R = cache->rows).
-// attn_out (N,D,C); scores, pattern: layer l's (N,NH,R,T); qkv (N,D,3C)
+// Problems n0..n1-1, D rows each are computed (D <= R = cache->rows).
+// attn_out (n1-n0,D,C); qkv (n1-n0,D,3C); scores, pattern: layer l's (N,NH,R,T)
 static void attention_rows_forward(float *attn_out, float *scores, float *pattern,
                                    const float *qkv, const BoostCache *cache, const Boost *boost,
-                                   int l, int D)
+                                   int l, int D, int n0, int n1)
 {
     const GPTConfig *cfg = &cache->config;
-    int N = cache->count, R = cache->rows, NH = cfg->n_head, C = cfg->d_model;
+    int R = cache->rows, NH = cfg->n_head, C = cfg->d_model;
     int T = cfg->block_size, hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int n = 0; n < N; n++) {
+    for (int n = n0; n < n1; n++) {
+        int boosted[3];
+        int n_boosted = boost_positions(boost, &cache->problems[n], boosted);
         for (int h = 0; h < NH; h++) {
-            int boosted[3];
-            int n_boosted = boost_positions(boost, &cache->problems[n], boosted);
             // Keys and values 0..17 from the cache, 18.. from the recomputed
-            // rows (head h's channels of a (R, 3C) block).
+            // rows (head h's channels of a (D, 3C) block).
             const float *keys = cache->kv + kv_index(cache, l, n, h); // (18, hs)
             const float *values = keys + CACHED_POSITIONS * hs;         // (18, hs)
-            const float *rows = qkv + (size_t)n * D * 3 * C + h * hs;  // (D, 3C)
+            const float *rows = qkv + (size_t)(n - n0) * D * 3 * C + h * hs; // (D, 3C)
             for (int r = 0; r < D; r++) {
                 int pos = BOOST_FIRST_ROW + r;
                 const float *q = rows + (size_t)r * 3 * C;
@@ -292,7 +292,7 @@ static void attention_rows_forward(float *attn_out, float *scores, float *patter
                     for (int i = 0; i < n_boosted; i++)
                         s[boosted[i]] += boost->amount;
                 softmax_row(p, s, T);
-                float *o = attn_out + ((size_t)n * D + r) * C + h * hs;
+                float *o = attn_out + ((size_t)(n - n0) * D + r) * C + h * hs;
                 for (int d = 0; d < hs; d++)
                     o[d] = 0.0f;
                 for (int j = 0; j <= pos; j++) {
@@ -328,14 +328,76 @@ static void read_answers(BoostRun *run, const BoostCache *cache)
     }
 }
 
-void boost_cache_run(const BoostCache *cache, const Boost *boost, BoostRun *run, int rows)
+// Problems n0..n1-1 from layer l0 on: D rows each through the layers, then
+// row 18 to the answer. Uses the run's scratch rows of these problems only,
+// so chunks of problems can run side by side.
+static void run_chunk(const BoostCache *cache, const Boost *boost, BoostRun *run, int D, int l0,
+                      int n0, int n1)
 {
     const GPTConfig *cfg = &cache->config;
     const ParameterTensors *params = &cache->model->params;
     int L = cfg->n_layer, NH = cfg->n_head, C = cfg->d_model, F = cfg->d_ff;
-    int V = cfg->vocab_size, T = cfg->block_size;
-    int N = cache->count, R = cache->rows, D = rows, M = N * D;
-    size_t layer_rows = (size_t)N * NH * R * T; // one layer of a (L,N,NH,R,T) tensor
+    int V = cfg->vocab_size, T = cfg->block_size, R = cache->rows;
+    int M = (n1 - n0) * D;                    // rows in this chunk
+    size_t first = (size_t)n0 * D;            // its first row in the scratch tensors
+    size_t layer_rows = (size_t)cache->count * NH * R * T; // one layer of (L,N,NH,R,T)
+    float *x = run->x + first * C, *ln = run->ln + first * C;
+    float *mean = run->mean + first, *rstd = run->rstd + first;
+    float *qkv = run->qkv + first * 3 * C, *attn_out = run->attn_out + first * C;
+    float *proj = run->proj + first * C, *resid_mid = run->resid_mid + first * C;
+    float *fc = run->fc + first * F, *fc_gelu = run->fc_gelu + first * F;
+
+    // x (M,C): the residual stream at the recomputed positions.
+    for (int n = n0; n < n1; n++)
+        memcpy(x + (size_t)(n - n0) * D * C, cache->resid_in + resid_index(cache, l0, n, 0),
+               (size_t)D * C * sizeof(float));
+    for (int l = l0; l < L; l++) {
+        const float *ln_1_w = params->ln_1_weight + (size_t)l * C;
+        const float *ln_1_b = params->ln_1_bias + (size_t)l * C;
+        const float *c_attn_w = params->c_attn_weight + (size_t)l * 3 * C * C;
+        const float *c_attn_b = params->c_attn_bias + (size_t)l * 3 * C;
+        const float *attn_proj_w = params->attn_proj_weight + (size_t)l * C * C;
+        const float *attn_proj_b = params->attn_proj_bias + (size_t)l * C;
+        const float *ln_2_w = params->ln_2_weight + (size_t)l * C;
+        const float *ln_2_b = params->ln_2_bias + (size_t)l * C;
+        const float *c_fc_w = params->c_fc_weight + (size_t)l * F * C;
+        const float *c_fc_b = params->c_fc_bias + (size_t)l * F;
+        const float *mlp_proj_w = params->mlp_proj_weight + (size_t)l * C * F;
+        const float *mlp_proj_b = params->mlp_proj_bias + (size_t)l * C;
+
+        // x = x + attn(ln_1(x)), attending to the cached keys and values
+        layernorm_forward(ln, mean, rstd, x, ln_1_w, ln_1_b, M, C);
+        matmul_forward(qkv, ln, c_attn_w, c_attn_b, M, C, 3 * C);
+        attention_rows_forward(attn_out, run->scores + l * layer_rows,
+                               run->pattern + l * layer_rows, qkv, cache, boost, l, D, n0, n1);
+        matmul_forward(proj, attn_out, attn_proj_w, attn_proj_b, M, C, C);
+        add_vectors(resid_mid, x, proj, (size_t)M * C);
+        // x = x + mlp(ln_2(x))
+        layernorm_forward(ln, mean, rstd, resid_mid, ln_2_w, ln_2_b, M, C);
+        matmul_forward(fc, ln, c_fc_w, c_fc_b, M, C, F);
+        gelu_forward(fc_gelu, fc, M * F);
+        matmul_forward(proj, fc_gelu, mlp_proj_w, mlp_proj_b, M, F, C);
+        add_vectors(x, resid_mid, proj, (size_t)M * C);
+    }
+
+    // The answer: ln_f of row 18, against wte, one problem at a time as in
+    // gpt_forward (so the sgemm calls have the same shapes).
+    for (int n = n0; n < n1; n++)
+        memcpy(ln + (size_t)(n - n0) * C, x + (size_t)(n - n0) * D * C, C * sizeof(float));
+    float *ln_f = run->ln_f + (size_t)n0 * C;
+    layernorm_forward(ln_f, mean, rstd, ln, params->ln_f_weight, params->ln_f_bias, n1 - n0, C);
+    for (int n = n0; n < n1; n++) {
+        float *logits = run->logits + (size_t)n * V;
+        matmul_forward(logits, ln_f + (size_t)(n - n0) * C, params->wte, NULL, 1, C, V);
+        softmax_row(run->probs + (size_t)n * V, logits, V);
+    }
+}
+
+void boost_cache_run(const BoostCache *cache, const Boost *boost, BoostRun *run, int rows)
+{
+    const GPTConfig *cfg = &cache->config;
+    int L = cfg->n_layer, NH = cfg->n_head, V = cfg->vocab_size, T = cfg->block_size;
+    int N = cache->count, R = cache->rows, D = rows;
     g_return_if_fail(run->count == N && run->rows == R && D >= 1 && D <= R);
     run->rows_done = D;
     if (N == 0)
@@ -357,51 +419,14 @@ void boost_cache_run(const BoostCache *cache, const Boost *boost, BoostRun *run,
         read_answers(run, cache);
         return;
     }
-
-    // x (N,D,C): the residual stream at the recomputed positions.
-    for (int n = 0; n < N; n++)
-        memcpy(run->x + (size_t)n * D * C, cache->resid_in + resid_index(cache, l0, n, 0),
-               (size_t)D * C * sizeof(float));
-    for (int l = l0; l < L; l++) {
-        const float *ln_1_w = params->ln_1_weight + (size_t)l * C;
-        const float *ln_1_b = params->ln_1_bias + (size_t)l * C;
-        const float *c_attn_w = params->c_attn_weight + (size_t)l * 3 * C * C;
-        const float *c_attn_b = params->c_attn_bias + (size_t)l * 3 * C;
-        const float *attn_proj_w = params->attn_proj_weight + (size_t)l * C * C;
-        const float *attn_proj_b = params->attn_proj_bias + (size_t)l * C;
-        const float *ln_2_w = params->ln_2_weight + (size_t)l * C;
-        const float *ln_2_b = params->ln_2_bias + (size_t)l * C;
-        const float *c_fc_w = params->c_fc_weight + (size_t)l * F * C;
-        const float *c_fc_b = params->c_fc_bias + (size_t)l * F;
-        const float *mlp_proj_w = params->mlp_proj_weight + (size_t)l * C * F;
-        const float *mlp_proj_b = params->mlp_proj_bias + (size_t)l * C;
-
-        // x = x + attn(ln_1(x)), attending to the cached keys and values
-        layernorm_forward(run->ln, run->mean, run->rstd, run->x, ln_1_w, ln_1_b, M, C);
-        matmul_forward(run->qkv, run->ln, c_attn_w, c_attn_b, M, C, 3 * C);
-        attention_rows_forward(run->attn_out, run->scores + l * layer_rows,
-                               run->pattern + l * layer_rows, run->qkv, cache, boost, l, D);
-        matmul_forward(run->proj, run->attn_out, attn_proj_w, attn_proj_b, M, C, C);
-        add_vectors(run->resid_mid, run->x, run->proj, (size_t)M * C);
-        // x = x + mlp(ln_2(x))
-        layernorm_forward(run->ln, run->mean, run->rstd, run->resid_mid, ln_2_w, ln_2_b, M, C);
-        matmul_forward(run->fc, run->ln, c_fc_w, c_fc_b, M, C, F);
-        gelu_forward(run->fc_gelu, run->fc, M * F);
-        matmul_forward(run->proj, run->fc_gelu, mlp_proj_w, mlp_proj_b, M, F, C);
-        add_vectors(run->x, run->resid_mid, run->proj, (size_t)M * C);
-    }
-
-    // The answer: ln_f of row 18, against wte, one problem at a time as in
-    // gpt_forward (so the sgemm calls have the same shapes).
-    for (int n = 0; n < N; n++)
-        memcpy(run->ln + (size_t)n * C, run->x + (size_t)n * D * C, C * sizeof(float));
-    layernorm_forward(run->ln_f, run->mean, run->rstd, run->ln, params->ln_f_weight,
-                      params->ln_f_bias, N, C);
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        float *logits = run->logits + (size_t)n * V;
-        matmul_forward(logits, run->ln_f + (size_t)n * C, params->wte, NULL, 1, C, V);
-        softmax_row(run->probs + (size_t)n * V, logits, V);
+    // Chunks of problems in parallel, each through all the layers: one
+    // synchronisation per run instead of several per layer. The chunks have a
+    // fixed size, so the results do not depend on the number of threads.
+    int chunks = (N + RUN_CHUNK - 1) / RUN_CHUNK;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int c = 0; c < chunks; c++) {
+        int n0 = c * RUN_CHUNK, n1 = n0 + RUN_CHUNK < N ? n0 + RUN_CHUNK : N;
+        run_chunk(cache, boost, run, D, l0, n0, n1);
     }
     read_answers(run, cache);
 }

@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <omp.h>
+
 #include "compare.h"
 #include "intervene.h"
 #include "model.h"
@@ -126,6 +128,40 @@ static void check_cache_for(DefinitionOrder order, int rows, int count)
 
 static void test_cache_fixed_two_rows(void) { check_cache_for(ORDER_FIXED, 2, 12); }
 static void test_cache_shuffled_one_row(void) { check_cache_for(ORDER_SHUFFLED, 1, 70); }
+
+// The project's rule: same inputs, same bits, with 1 or 2 threads. A run
+// splits its problems into fixed chunks, whatever the thread count.
+static void test_cache_threads_bit_identical(void)
+{
+    GPT model;
+    test_tiny_model(&model, 9, 0.3f);
+    enum { N = 300 }; // two chunks of 128 and a rest
+    Problem *problems = g_new(Problem, N);
+    make_problems(problems, N, ORDER_SHUFFLED, 4);
+    BoostCache cache;
+    g_assert_true(boost_cache_build(&cache, &model, problems, N, 2, NULL));
+    BoostRun one, two;
+    boost_run_init(&one, &cache);
+    boost_run_init(&two, &cache);
+    Boost boost;
+    boost_init_default(&boost, 3.0f);
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    boost_cache_run(&cache, &boost, &one, 2);
+    omp_set_num_threads(2);
+    boost_cache_run(&cache, &boost, &two, 2);
+    omp_set_num_threads(threads);
+    size_t rows = (size_t)model.config.n_layer * N * model.config.n_head * 2 * PROBLEM_LEN;
+    g_assert_cmpmem(one.pattern, rows * sizeof(float), two.pattern, rows * sizeof(float));
+    g_assert_cmpmem(one.scores, rows * sizeof(float), two.scores, rows * sizeof(float));
+    g_assert_cmpmem(one.probs, (size_t)N * VOCAB_SIZE * sizeof(float), two.probs,
+                    (size_t)N * VOCAB_SIZE * sizeof(float));
+    boost_run_free(&one);
+    boost_run_free(&two);
+    boost_cache_free(&cache);
+    gpt_free(&model);
+    g_free(problems);
+}
 
 // A boost changes the answer row: the run must not just hand back the cache.
 static void test_cache_boost_changes_row(void)
@@ -429,6 +465,7 @@ int main(int argc, char **argv)
     g_test_add_func("/viewer/boost-cache/fixed-two-rows", test_cache_fixed_two_rows);
     g_test_add_func("/viewer/boost-cache/shuffled-one-row", test_cache_shuffled_one_row);
     g_test_add_func("/viewer/boost-cache/boost-changes-row", test_cache_boost_changes_row);
+    g_test_add_func("/viewer/boost-cache/threads-bit-identical", test_cache_threads_bit_identical);
     g_test_add_func("/viewer/model/boost-matches-intervene", test_boost_matches_intervene);
     g_test_add_func("/viewer/model/boost-settings", test_boost_settings);
     g_test_add_func("/viewer/model/load-errors", test_load_errors);

@@ -6,7 +6,9 @@
 //   --results DIR   where DIR/<model>/summary.json are (default out/)
 //   --build DIR     the build folder that "build/" in an output mark means
 //                   (default: build/ next to the book)
-//   --quotes-only   check or sync the quotes alone; leave numbers and outputs
+//   --only KINDS    check or sync only these kinds of marks, a comma-separated
+//                   list of quotes, numbers, outputs (default: all three)
+//   --quotes-only   the same as --only quotes
 //
 // Three kinds of marks in the book are kept in sync, never by hand:
 //
@@ -26,12 +28,13 @@
 // closing "}" in column 0). In the student copy (tools/export-workbook) an
 // exercise's quote is replaced by a placeholder ("// Exercise: you write this
 // in ..."); a placeholder is accepted wherever the function has no solution
-// block (#ifdef LOOPLENS_SOLUTION), so the student's copy of the book checks
+// block (#ifdef SOLUTION_MARK), so the student's copy of the book checks
 // clean whatever the student wrote.
 //
 // A number is a field of DIR/<model>/summary.json (DIR defaults to out/, written
 // by `looplens experiment`), printed with the given format: %d, %.Nf, or %.Np
-// for a percentage (0.123 -> 12.3%). "A/B" (two such fields) is their ratio.
+// for a percentage (0.123 -> 12.3%). Fields may be added and divided once:
+// "m.a.count+m.b.count/m.count" is (a + b) / count.
 //
 // An output is what a command prints, run from the top of the source tree with
 // LC_ALL=C; ":FIRST-LAST" (1-based, inclusive; "FIRST-" to the end) keeps some
@@ -50,12 +53,17 @@ typedef struct {
     const char *root;    // the source tree, where quoted files are found
     const char *results; // where DIR/<model>/summary.json are
     const char *build;   // what "build/" in an output mark means
-    bool quotes_only;    // leave number and output marks alone
+    bool check_quotes;   // which kinds of marks to check or sync (--only);
+    bool check_numbers;  //   the others are left as they are
+    bool check_outputs;
     int problems;        // how many marks are out of date or broken
     int broken;          // of those, broken: sync cannot mend them
 } Book;
 
 #define PLACEHOLDER "// Exercise: you write this in "
+// The macro of solution blocks, spelt in two pieces so that this file does not
+// itself look like one to tools/export-workbook.
+#define SOLUTION_MARK "LOOPLENS_" "SOLUTION"
 
 // The definition of `name` in `path`: from the line that starts (in column 0)
 // a definition of name( to the next "}" in column 0. NULL if not found.
@@ -115,18 +123,32 @@ static bool lookup_field(const Book *book, const char *dotted, double *out)
     return ok;
 }
 
-// A field, or "A/B": the ratio of two fields.
+// A sum of fields "A+B+...", and optionally "/C+D+...": the ratio of two sums.
+static bool lookup_sum(const Book *book, const char *terms, double *out)
+{
+    char **fields = g_strsplit(terms, "+", -1);
+    bool ok = fields[0] != NULL;
+    double sum = 0.0;
+    for (int i = 0; ok && fields[i]; i++) {
+        double x = 0.0;
+        ok = lookup_field(book, fields[i], &x);
+        sum += x;
+    }
+    g_strfreev(fields);
+    *out = sum;
+    return ok;
+}
+
 static bool lookup_number(const Book *book, const char *path, double *out)
 {
-    const char *slash = strchr(path, '/');
-    if (!slash)
-        return lookup_field(book, path, out);
-    char *numerator = g_strndup(path, slash - path);
-    double a, b;
-    bool ok = lookup_field(book, numerator, &a) && lookup_field(book, slash + 1, &b) && b != 0.0;
+    char **sides = g_strsplit(path, "/", -1);
+    int n = g_strv_length(sides);
+    double numerator = 0.0, denominator = 1.0;
+    bool ok = (n == 1 || n == 2) && lookup_sum(book, sides[0], &numerator) &&
+              (n == 1 || (lookup_sum(book, sides[1], &denominator) && denominator != 0.0));
     if (ok)
-        *out = a / b;
-    g_free(numerator);
+        *out = numerator / denominator;
+    g_strfreev(sides);
     return ok;
 }
 
@@ -271,6 +293,10 @@ static const char *process_quote(Book *book, GString *out, const char *mark_star
 {
     const char *body = NULL, *end = NULL;
     bool has_block = fenced_block(close + 3, "c", &body, &end);
+    if (has_block && !book->check_quotes) {
+        g_string_append_len(out, mark_start, end - mark_start);
+        return end;
+    }
     char *file = words[1] && words[2] ? g_build_filename(book->root, words[1], NULL) : NULL;
     char *source = file ? function_source(file, words[2]) : NULL;
     const char *p;
@@ -281,7 +307,7 @@ static const char *process_quote(Book *book, GString *out, const char *mark_star
         book->broken++;
         g_string_append_len(out, mark_start, close + 3 - mark_start);
         p = close + 3;
-    } else if (g_str_has_prefix(body, PLACEHOLDER) && !strstr(source, "LOOPLENS_SOLUTION")) {
+    } else if (g_str_has_prefix(body, PLACEHOLDER) && !strstr(source, SOLUTION_MARK)) {
         // The student copy: the exercise stays the student's.
         g_string_append_len(out, mark_start, end - mark_start);
         p = end;
@@ -307,7 +333,7 @@ static const char *process_number(Book *book, GString *out, const char *mark_sta
 {
     const char *value_start = close + 3;
     const char *value_end = strstr(value_start, "<!-- /n -->");
-    if (book->quotes_only && value_end) {
+    if (!book->check_numbers && value_end) {
         g_string_append_len(out, mark_start, value_end - mark_start);
         return value_end;
     }
@@ -351,7 +377,7 @@ static const char *process_output(Book *book, GString *out, const char *mark_sta
     int first, last;
     bool well_formed = has_block && space && parse_output_word(word, &first, &last);
     g_free(word);
-    if (well_formed && book->quotes_only) {
+    if (well_formed && !book->check_outputs) {
         g_string_append_len(out, mark_start, end - mark_start);
         return end;
     }
@@ -421,7 +447,9 @@ static char *process(Book *book, const char *text, const char *book_path)
 int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "C"); // the book's numbers have a decimal point
-    Book book = {.root = NULL, .results = "out", .build = NULL, .problems = 0};
+    Book book = {.results = "out", .check_quotes = true, .check_numbers = true,
+                 .check_outputs = true};
+    bool usage_error = false;
     const char *mode = argc > 1 ? argv[1] : "";
     const char *book_path = NULL;
     for (int i = 2; i < argc; i++) {
@@ -430,15 +458,30 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--build") == 0 && i + 1 < argc)
             book.build = argv[++i];
         else if (strcmp(argv[i], "--quotes-only") == 0)
-            book.quotes_only = true;
+            book.check_numbers = book.check_outputs = false;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            char **kinds = g_strsplit(argv[++i], ",", -1);
+            book.check_quotes = book.check_numbers = book.check_outputs = false;
+            for (int k = 0; kinds[k]; k++) {
+                if (strcmp(kinds[k], "quotes") == 0)
+                    book.check_quotes = true;
+                else if (strcmp(kinds[k], "numbers") == 0)
+                    book.check_numbers = true;
+                else if (strcmp(kinds[k], "outputs") == 0)
+                    book.check_outputs = true;
+                else
+                    usage_error = true;
+            }
+            g_strfreev(kinds);
+        }
         else if (!book_path)
             book_path = argv[i];
         else
             book_path = NULL, i = argc;
     }
-    if ((strcmp(mode, "check") != 0 && strcmp(mode, "sync") != 0) || !book_path) {
-        fprintf(stderr, "usage: booktool check|sync [--results DIR] [--build DIR] [--quotes-only] "
-                        "BOOK.md\n");
+    if ((strcmp(mode, "check") != 0 && strcmp(mode, "sync") != 0) || !book_path || usage_error) {
+        fprintf(stderr, "usage: booktool check|sync [--results DIR] [--build DIR] "
+                        "[--only quotes,numbers,outputs] [--quotes-only] BOOK.md\n");
         return 2;
     }
     char *text = NULL;

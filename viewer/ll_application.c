@@ -71,7 +71,8 @@ static gboolean startup_tick(gpointer user_data)
         }
         return G_SOURCE_CONTINUE;
     }
-    if (shot->frames++ < 3) // a few main-loop turns so every widget has drawn
+    // A few main-loop turns on screen, so every widget has drawn.
+    if (!gtk_widget_get_mapped(GTK_WIDGET(shot->win)) || shot->frames++ < 3)
         return G_SOURCE_CONTINUE;
     GError *error = NULL;
     if (!ll_window_save_screenshot(shot->win, app->screenshot, &error)) {

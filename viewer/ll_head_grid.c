@@ -101,6 +101,24 @@ static void on_focus_changed(GtkEventControllerFocus *focus, gpointer user_data)
     gtk_widget_queue_draw(GTK_WIDGET(user_data));
 }
 
+static gboolean ll_head_grid_query_tooltip(GtkWidget *widget, int x, int y,
+                                           gboolean keyboard_tooltip, GtkTooltip *tooltip)
+{
+    LlHeadGrid *grid = LL_HEAD_GRID(widget);
+    int layer = grid->layer, head = grid->head;
+    if (!keyboard_tooltip && !ll_head_grid_cell_at(grid, x, y, &layer, &head))
+        return FALSE;
+    if (!grid->thumbs)
+        return FALSE;
+    char text[96];
+    if (head == grid->n_head)
+        g_snprintf(text, sizeof text, "layer %d, mean of its %d heads", layer, grid->n_head);
+    else
+        g_snprintf(text, sizeof text, "layer %d head %d", layer, head);
+    gtk_tooltip_set_text(tooltip, text);
+    return TRUE;
+}
+
 static void ll_head_grid_measure(GtkWidget *widget, GtkOrientation orientation, int for_size,
                                  int *minimum, int *natural, int *minimum_baseline,
                                  int *natural_baseline)
@@ -123,6 +141,7 @@ static void ll_head_grid_class_init(LlHeadGridClass *klass)
     G_OBJECT_CLASS(klass)->finalize = ll_head_grid_finalize;
     widget_class->snapshot = ll_head_grid_snapshot;
     widget_class->measure = ll_head_grid_measure;
+    widget_class->query_tooltip = ll_head_grid_query_tooltip;
     signals[SIGNAL_SELECTED] =
         g_signal_new("selected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                      NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
@@ -133,9 +152,7 @@ static void ll_head_grid_init(LlHeadGrid *grid)
 {
     GtkWidget *widget = GTK_WIDGET(grid);
     gtk_widget_set_focusable(widget, TRUE);
-    gtk_widget_set_tooltip_text(widget,
-                                "Click a head to show it; arrow keys move through the grid. "
-                                "The last column is the mean over the layer's heads.");
+    gtk_widget_set_has_tooltip(widget, TRUE); // which head is under the pointer
     GtkGesture *click = gtk_gesture_click_new();
     g_signal_connect(click, "pressed", G_CALLBACK(on_pressed), grid);
     gtk_widget_add_controller(widget, GTK_EVENT_CONTROLLER(click));

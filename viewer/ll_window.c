@@ -246,7 +246,11 @@ static void refresh_status(LlWindow *win)
 {
     ViewerData *d = win->data;
     if (!d) {
-        gtk_label_set_text(GTK_LABEL(win->status), "No model loaded: open one with Ctrl+O.");
+        const char *text = "No model loaded: open a checkpoint with Ctrl+O (looplens train "
+                           "makes one; tools/do run makes the shipped ones).";
+        gtk_label_set_text(GTK_LABEL(win->status), text);
+        ll_heatmap_view_set_empty_text(LL_HEATMAP_VIEW(win->heatmaps),
+                                       win->loading ? "Loading ..." : "No model loaded");
         return;
     }
     GString *s = g_string_new(NULL);
@@ -342,7 +346,6 @@ typedef struct {
     char *model_path, *data_path;
     guint index;     // the entry it fills
     gboolean is_new; // the entry was added for this load (removed on failure)
-    guint previous;  // what the switcher showed before
 } LoadJob;
 
 static void load_job_free(gpointer p)
@@ -422,12 +425,13 @@ static void start_load(LlWindow *win, guint index, gboolean is_new)
     job->data_path = g_strdup(e->data_path);
     job->index = index;
     job->is_new = is_new;
-    job->previous = win->current;
     win->loading++;
     update_busy(win);
     char *name = experiment_model_name(e->model_path);
     char *status = g_strdup_printf("Loading %s and analysing its squaring problems ...", name);
     gtk_label_set_text(GTK_LABEL(win->status), status);
+    if (!win->data)
+        ll_heatmap_view_set_empty_text(LL_HEATMAP_VIEW(win->heatmaps), status);
     g_free(status);
     g_free(name);
     GTask *task = g_task_new(win, NULL, load_done, NULL);
@@ -697,8 +701,9 @@ gboolean ll_window_save_screenshot(LlWindow *win, const char *path, GError **err
     GtkWidget *widget = GTK_WIDGET(win);
     int width = gtk_widget_get_width(widget), height = gtk_widget_get_height(widget);
     GskRenderer *renderer = gtk_native_get_renderer(GTK_NATIVE(win));
-    if (width <= 0 || height <= 0 || !renderer) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: the window is not shown", path);
+    if (width <= 0 || height <= 0 || !renderer || !gtk_widget_get_mapped(widget)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                    "%s: the window is not on the screen (yet)", path);
         return FALSE;
     }
     GdkPaintable *paintable = gtk_widget_paintable_new(widget);
@@ -840,6 +845,11 @@ static GtkWidget *build_sidebar(LlWindow *win)
 
     win->grid_label = section_label("Every layer and head");
     gtk_box_append(GTK_BOX(box), win->grid_label);
+    GtkWidget *hint = gtk_label_new("Click one, or use the arrow keys. Last column: the mean.");
+    gtk_label_set_xalign(GTK_LABEL(hint), 0);
+    gtk_label_set_wrap(GTK_LABEL(hint), TRUE);
+    gtk_widget_add_css_class(hint, "dim-label");
+    gtk_box_append(GTK_BOX(box), hint);
     win->grid = ll_head_grid_new();
     g_signal_connect(win->grid, "selected", G_CALLBACK(on_grid_selected), win);
     gtk_box_append(GTK_BOX(box), win->grid);
