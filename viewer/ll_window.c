@@ -881,7 +881,7 @@ static GtkWidget *build_sidebar(LlWindow *win)
     return scroller;
 }
 
-// The first time the averages page has a size, give the profile a third.
+// The first time the averages page has a size, give the profile 40% of it.
 static void on_paned_sized(GObject *object, GParamSpec *pspec, gpointer user_data)
 {
     (void)pspec, (void)user_data;
@@ -890,7 +890,7 @@ static void on_paned_sized(GObject *object, GParamSpec *pspec, gpointer user_dat
     g_object_get(paned, "max-position", &max, NULL);
     if (max > 200 && !g_object_get_data(object, "sized")) {
         g_object_set_data(object, "sized", GINT_TO_POINTER(1));
-        gtk_paned_set_position(paned, (int)(max * 0.66));
+        gtk_paned_set_position(paned, (int)(max * 0.6));
     }
 }
 
