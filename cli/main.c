@@ -15,6 +15,7 @@ typedef struct {
 static const Command commands[] = {
     {"generate", cmd_generate, "write random problems of one split to a text file"},
     {"eval", cmd_eval, "score a model on a problem file (one TSV row per problem)"},
+    {"train", cmd_train, "train a model in C (progress on stderr, resumable)"},
     {"capture", cmd_capture, "one problem's attention matrix of one layer and head as CSV"},
     {"experiment", cmd_experiment, "good against bad attention and the boost, per model"},
 };
