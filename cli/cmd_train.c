@@ -344,13 +344,16 @@ static int train_loop(Run *run)
         pr.loss_sum += stats.loss;
         pr.loss_count++;
 
+        // A permanent progress line at every evaluation (or every 100 steps
+        // without evaluations); on a terminal, the line is also redrawn in place.
         bool eval_now = run->eval_every > 0 && t->step % run->eval_every == 0;
+        bool line_now = run->eval_every > 0 ? eval_now : t->step % 100 == 0;
         if (eval_now && run->eval_count > 0 && !run_eval(run, &pr, &error))
             return command_fail_error(NAME, error);
         if (run->save_every > 0 && t->step % run->save_every == 0 && t->step < end &&
             !save_checkpoint(run, &error))
             return command_fail_error(NAME, error);
-        if (eval_now) {
+        if (line_now) {
             progress_draw(&pr, t, true);
             pr.loss_sum = 0.0;
             pr.loss_count = 0;
@@ -359,11 +362,14 @@ static int train_loop(Run *run)
         }
     }
     bool interrupted = stop_requested && t->step < end;
-    if (!interrupted && run->eval_count > 0 &&
-        !(run->eval_every > 0 && t->step % run->eval_every == 0) && !run_eval(run, &pr, &error))
-        return command_fail_error(NAME, error);
-    if (pr.loss_count || pr.tty)
+    bool evaluated = run->eval_every > 0 && t->step % run->eval_every == 0;
+    if (!interrupted && run->eval_count > 0 && !evaluated) {
+        if (!run_eval(run, &pr, &error))
+            return command_fail_error(NAME, error);
         progress_draw(&pr, t, true);
+    } else if (pr.loss_count > 0) {
+        progress_draw(&pr, t, true); // the steps since the last line
+    }
     if (!save_checkpoint(run, &error))
         return command_fail_error(NAME, error);
     double seconds = (g_get_monotonic_time() - pr.start_us) / 1e6;
@@ -486,7 +492,10 @@ int cmd_train(int argc, char **argv)
             problem_stream_next(&test, &run.eval_set.items[i]);
     }
 
-    struct sigaction action = {.sa_handler = on_signal}, old_int, old_term;
+    // SA_RESETHAND: a second Ctrl-C kills at once (the files on disk are always
+    // whole: every write is atomic).
+    struct sigaction action = {.sa_handler = on_signal, .sa_flags = SA_RESETHAND}, old_int,
+                     old_term;
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, &old_int);
     sigaction(SIGTERM, &action, &old_term);

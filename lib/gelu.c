@@ -28,6 +28,7 @@
 static inline float exp_nonpositive(float a)
 {
     const float round_magic = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
+    a = a >= -87.0f ? a : -87.0f; // also maps NaN to -87; the caller's x still carries the NaN
     float n = (a * 1.44269504f + round_magic) - round_magic;      // round(a / ln 2)
     float r = (a - n * 0.693145752f) - n * 1.42860677e-6f;        // ln 2 in two parts: exact
     float p = 1.0f / 5040.0f;
@@ -38,7 +39,7 @@ static inline float exp_nonpositive(float a)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23; // the float 2^n
+    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; // the float 2^n
     float two_to_n;
     memcpy(&two_to_n, &bits, sizeof two_to_n);
     return p * two_to_n;

@@ -33,8 +33,8 @@ void train_config_default(TrainConfig *tc)
 bool train_config_valid(const TrainConfig *tc, char *why, size_t why_size)
 {
     const char *problem = NULL;
-    if (tc->batch < 1 || tc->batch > 65536)
-        problem = "batch must be 1..65536";
+    if (tc->batch < 1 || tc->batch > 4096)
+        problem = "batch must be 1..4096";
     else if (tc->steps < 1)
         problem = "steps must be at least 1";
     else if (!(tc->lr > 0.0f) || !isfinite(tc->lr))
@@ -97,20 +97,29 @@ static void dacts_carve(ActivationGrads *d, const GPTConfig *c, int B, float *me
     *total = offset;
 }
 
-static void ensure_batch(Trainer *t, int B)
+// Sizes the activation gradients for B problems (they only ever grow).
+static bool ensure_batch(Trainer *t, int B, GError **error)
 {
     if (B <= t->dacts_batch)
-        return;
+        return true;
     size_t total;
     dacts_carve(&t->dacts, &t->model->config, B, NULL, &total);
+    float *memory = g_try_new0(float, total);
+    if (!memory) {
+        g_set_error(error, LL_ERROR, LL_ERROR_INVALID,
+                    "cannot allocate activation gradients for a batch of %d (%zu MB)", B,
+                    total * sizeof(float) >> 20);
+        return false;
+    }
     g_free(t->dacts_memory);
-    t->dacts_memory = g_new0(float, total);
+    t->dacts_memory = memory;
     dacts_carve(&t->dacts, &t->model->config, B, t->dacts_memory, &total);
     g_free(t->tokens);
     g_free(t->targets);
     t->tokens = g_new0(int, (size_t)B * BLOCK_SIZE);
     t->targets = g_new0(int, (size_t)B * BLOCK_SIZE);
     t->dacts_batch = B;
+    return true;
 }
 
 bool trainer_init(Trainer *t, GPT *model, const TrainConfig *config, const ProblemStream *stream,
@@ -130,7 +139,10 @@ bool trainer_init(Trainer *t, GPT *model, const TrainConfig *config, const Probl
     t->m_memory = g_new0(float, P);
     t->v_memory = g_new0(float, P);
     param_carve(&t->grads, &model->config, t->grads_memory);
-    ensure_batch(t, config->batch);
+    if (!ensure_batch(t, config->batch, error)) {
+        trainer_free(t);
+        return false;
+    }
     return true;
 }
 
@@ -307,7 +319,8 @@ float gpt_backward(Trainer *t, const int *tokens, int B)
     const ActivationTensors *a = &m->acts;
     ParameterTensors *g = &t->grads;
     g_return_val_if_fail(B == m->batch, NAN); // the activations must be this batch's
-    ensure_batch(t, B);
+    if (!ensure_batch(t, B, NULL))
+        return NAN;
     ActivationGrads *d = &t->dacts;
     int T = BLOCK_SIZE, L = cfg->n_layer, V = cfg->vocab_size;
     size_t C = cfg->d_model, F = cfg->d_ff, BT = (size_t)B * T;
@@ -449,7 +462,8 @@ static float answer_loss(const GPT *m, const int *tokens, int B)
 
 bool train_step_on(Trainer *t, const Problem *batch, int B, StepStats *stats, GError **error)
 {
-    ensure_batch(t, B);
+    if (!ensure_batch(t, B, error))
+        return false;
     for (int b = 0; b < B; b++)
         memcpy(t->tokens + (size_t)b * BLOCK_SIZE, batch[b].tokens, sizeof batch[b].tokens);
     if (!gpt_forward(t->model, t->tokens, B, NULL, error))
@@ -720,7 +734,7 @@ bool train_state_load(const char *path, GPT *model, Trainer *t, GHashTable **met
         .block_size = BLOCK_SIZE,
     };
     TrainConfig tc = {
-        .batch = (int)state_int(&r, "batch", 1, 65536),
+        .batch = (int)state_int(&r, "batch", 1, 4096),
         .steps = (int)state_int(&r, "steps", 1, INT32_MAX),
         .lr = state_float(&r, "lr"),
         .warmup = (int)state_int(&r, "warmup", 0, INT32_MAX),

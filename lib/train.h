@@ -35,7 +35,7 @@ typedef struct {
 } TrainConfig;
 
 void train_config_default(TrainConfig *tc);
-// Every field in range (batch >= 1, steps >= 1, 0 < lr, 0 <= beta < 1, ...).
+// Every field in range (batch 1..4096, steps >= 1, 0 < lr, 0 <= beta < 1, ...).
 bool train_config_valid(const TrainConfig *tc, char *why, size_t why_size);
 // The learning rate of step `step` (counted from 1): linear warmup to lr over
 // the first `warmup` steps, then a half cosine down to lr * min_lr_ratio at

@@ -4,9 +4,10 @@
 //
 //   build/chapters/06-training/ch06-training [--steps N] [--preset NAME] [--order fixed|shuffled]
 //
-// With the default preset and 300 steps this takes about a minute on two cores;
-// by then the fixed-order model answers roughly two thirds of the test
-// problems (SPEC's task is learnt in ~500 steps; `looplens train` does the rest).
+// With the default preset and 300 steps this takes under a minute on two quiet
+// cores: the loss falls from 4.6 to about 2.1 and the held-out accuracy climbs
+// from ~20% to ~40%. (The schedule here decays the learning rate by step 300;
+// `looplens train` runs longer and makes the shipped models, docs/training.md.)
 #include <stdio.h>
 #include <string.h>
 
