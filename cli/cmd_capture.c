@@ -13,7 +13,6 @@
 #include "util.h"
 
 // As for `looplens eval`: a bigger boost swamps every score anyway.
-#define CAPTURE_MAX_BOOST 1000.0
 
 // Reads a whole-number flag that must lie in 0..limit-1; `what` says what
 // counts ("problems in FILE", "layers").
@@ -83,17 +82,10 @@ int cmd_capture(int argc, char **argv)
         goto done;
     }
     if (boost_text) {
-        double amount;
-        if (!parse_double(boost_text, "--boost", &amount, &error)) {
-            command_fail_error(name, error);
+        float amount;
+        if (!command_parse_boost(name, boost_text, &amount))
             goto done;
-        }
-        if (fabs(amount) > CAPTURE_MAX_BOOST) {
-            command_fail(name, "--boost: %s is outside -%g..%g", boost_text, CAPTURE_MAX_BOOST,
-                         CAPTURE_MAX_BOOST);
-            goto done;
-        }
-        boost_init_default(&boost, (float)amount);
+        boost_init_default(&boost, amount);
     }
     if (!checkpoint_load(model_path, &model, NULL, &error) ||
         !problem_set_read(data_path, &set, &error)) {

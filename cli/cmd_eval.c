@@ -18,7 +18,6 @@
 #define EVAL_ACTIVATION_BUDGET (256u << 20) // bytes
 // A boost beyond this swamps every score anyway; the bound keeps score +
 // boost finite in float.
-#define EVAL_MAX_BOOST 1000.0
 
 // Runs the model over problems[0..count) in batches and writes one TSV row per
 // problem. Counts the correct answers and sums p_correct for the summary.
@@ -93,17 +92,10 @@ int cmd_eval(int argc, char **argv)
 
     Boost boost;
     if (boost_text) {
-        double amount;
-        if (!parse_double(boost_text, "--boost", &amount, &error)) {
-            command_fail_error(name, error);
+        float amount;
+        if (!command_parse_boost(name, boost_text, &amount))
             goto done;
-        }
-        if (fabs(amount) > EVAL_MAX_BOOST) {
-            command_fail(name, "--boost: %s is outside -%g..%g", boost_text, EVAL_MAX_BOOST,
-                         EVAL_MAX_BOOST);
-            goto done;
-        }
-        boost_init_default(&boost, (float)amount);
+        boost_init_default(&boost, amount);
     }
     if (!checkpoint_load(model_path, &model, NULL, &error) ||
         !problem_set_read(data_path, &set, &error)) {

@@ -19,7 +19,6 @@
 static const char *const shipped_models[] = {"fixed.safetensors", "shuffled.safetensors"};
 
 #define EXPERIMENT_MAX_COUNT 1000000
-#define EXPERIMENT_MAX_BOOST 1000.0
 
 int cmd_experiment(int argc, char **argv)
 {
@@ -65,17 +64,10 @@ int cmd_experiment(int argc, char **argv)
         options.test_count = (size_t)count;
     }
     if (boost_text) {
-        double amount;
-        if (!parse_double(boost_text, "--boost", &amount, &error)) {
-            command_fail_error(name, error);
+        float amount;
+        if (!command_parse_boost(name, boost_text, &amount))
             goto done;
-        }
-        if (fabs(amount) > EXPERIMENT_MAX_BOOST) {
-            command_fail(name, "--boost: %s is outside -%g..%g", boost_text, EXPERIMENT_MAX_BOOST,
-                         EXPERIMENT_MAX_BOOST);
-            goto done;
-        }
-        options.boost_amount = (float)amount;
+        options.boost_amount = amount;
     }
 
     if (model_paths) {

@@ -1,8 +1,10 @@
 // command.c: what every subcommand shares: flag parsing and one-line errors.
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "commands.h"
+#include "util.h"
 
 gboolean command_parse(const char *name, const char *usage, const char *summary,
                        GOptionEntry *entries, int *argc, char ***argv)
@@ -55,4 +57,21 @@ gboolean command_require(const char *name, const char *flag, const void *value)
         return TRUE;
     command_fail(name, "%s is required (see looplens %s --help)", flag, name);
     return FALSE;
+}
+
+gboolean command_parse_boost(const char *name, const char *text, float *amount)
+{
+    double value;
+    GError *error = NULL;
+    if (!parse_double(text, "--boost", &value, &error)) {
+        command_fail_error(name, error);
+        return FALSE;
+    }
+    if (fabs(value) > COMMAND_MAX_BOOST) {
+        command_fail(name, "--boost: %s is outside -%g..%g", text, COMMAND_MAX_BOOST,
+                     COMMAND_MAX_BOOST);
+        return FALSE;
+    }
+    *amount = (float)value;
+    return TRUE;
 }

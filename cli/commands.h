@@ -25,4 +25,9 @@ int command_fail_error(const char *name, GError *error);
 // A required flag is present, or prints "looplens NAME: --FLAG is required".
 gboolean command_require(const char *name, const char *flag, const void *value);
 
+// Reads --boost AMOUNT: a finite number within +-COMMAND_MAX_BOOST, or prints
+// "looplens NAME: --boost: ..." and returns FALSE.
+#define COMMAND_MAX_BOOST 1000.0
+gboolean command_parse_boost(const char *name, const char *text, float *amount);
+
 #endif
