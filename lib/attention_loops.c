@@ -2,7 +2,9 @@
 //
 // No matrices: for one problem and one head, four plain steps, each a loop you
 // can follow with a pencil. It must give the same scores, pattern and output as
-// attention_forward_vectorized (the tests check every layer and head).
+// attention_forward_vectorized: chapter 4's tests check it against a reference
+// written from the definition, and chapter 5's check that the two agree through
+// a whole model, every layer and head.
 #include <math.h>
 
 #include "layers.h"

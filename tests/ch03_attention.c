@@ -9,37 +9,6 @@
 #include "model.h"
 #include "testutil.h"
 
-// Checks one head's (T,T) pattern: every row sums to 1 (within 1e-5: T float
-// additions), the upper triangle is exactly 0, every weight is in [0, 1].
-// Fails the test with a message in words and returns false at the first problem.
-static bool check_pattern(const float *p, int T, int head, const char *what)
-{
-    for (int i = 0; i < T; i++) {
-        float sum = 0.0f;
-        for (int j = 0; j < T; j++)
-            sum += p[i * T + j];
-        if (!(fabsf(sum - 1.0f) <= 1e-5f)) {
-            g_test_fail_printf("%s: row %d of head %d sums to %f, not 1: did you apply the "
-                               "softmax to every row?", what, i, head, sum);
-            return false;
-        }
-        for (int j = 0; j < T; j++) {
-            float w = p[i * T + j];
-            if (j > i && w != 0.0f) {
-                g_test_fail_printf("%s: head %d, query %d gives weight %g to the later key %d: "
-                                   "masked cells must be exactly 0", what, head, i, w, j);
-                return false;
-            }
-            if (!(w >= 0.0f && w <= 1.0f)) {
-                g_test_fail_printf("%s: head %d, row %d, column %d is %g, not a weight in [0, 1]",
-                                   what, head, i, j, w);
-                return false;
-            }
-        }
-    }
-    return true;
-}
-
 static bool check_softmax(const float *inp, int n, const float *expected, const char *advice)
 {
     float out[8];
@@ -114,7 +83,7 @@ static void test_mask_holds_for_negative_score(void)
     // Output 0 is exactly v0.
     for (int d = 0; d < C; d++)
         g_assert_cmpfloat(out[d], ==, (float)(d + 1));
-    check_pattern(pattern, T, 0, "T=2");
+    test_check_pattern(pattern, T, 0, "T=2");
 }
 
 // d_model 8, 2 heads of 4: q = k = ones(4) at every position gives the raw
@@ -141,37 +110,6 @@ static void test_scaled_score_is_two(void)
                            pattern[2 * T + 1]);
 }
 
-// The whole layer in double precision, written from the definition in SPEC
-// section 2: scores, mask, boost, softmax, weighted sum. Returns the pattern and
-// output of (b, h) for comparison.
-static void reference_attention(double *pattern, double *out, const float *qkv,
-                                const float *boost_row, int T, int C, int NH, int h)
-{
-    int hs = C / NH;
-    for (int i = 0; i < T; i++) {
-        double row[64], max = -INFINITY, sum = 0.0;
-        for (int j = 0; j <= i; j++) {
-            double dot = 0.0;
-            for (int d = 0; d < hs; d++)
-                dot += (double)qkv[i * 3 * C + h * hs + d] * qkv[j * 3 * C + C + h * hs + d];
-            row[j] = dot / sqrt((double)hs);
-            if (boost_row && i == POS_ANS)
-                row[j] += boost_row[h * T + j];
-            max = fmax(max, row[j]);
-        }
-        for (int j = 0; j <= i; j++)
-            sum += row[j] = exp(row[j] - max);
-        for (int j = 0; j < T; j++)
-            pattern[i * T + j] = j <= i ? row[j] / sum : 0.0;
-        for (int d = 0; d < hs; d++) {
-            double acc = 0.0;
-            for (int j = 0; j <= i; j++)
-                acc += pattern[i * T + j] * qkv[j * 3 * C + 2 * C + h * hs + d];
-            out[i * hs + d] = acc;
-        }
-    }
-}
-
 // Two heads with different, asymmetric q/k/v: the patterns differ, each is a
 // proper causal pattern, and both match the double-precision reference (1e-6:
 // float rounding of sums of 8 products of numbers ~1, relative ~1e-7).
@@ -182,10 +120,10 @@ static void test_heads_differ_and_match_reference(void)
     test_fill_normal(qkv, G_N_ELEMENTS(qkv), 31, 1.0f);
     attention_forward_vectorized(out, scores, pattern, qkv, NULL, 1, T, C, NH);
     for (int h = 0; h < NH; h++) {
-        if (!check_pattern(pattern + h * T * T, T, h, "random q, k, v"))
+        if (!test_check_pattern(pattern + h * T * T, T, h, "random q, k, v"))
             return;
-        double ref_pattern[T * T], ref_out[T * HS];
-        reference_attention(ref_pattern, ref_out, qkv, NULL, T, C, NH, h);
+        double ref_scores[T * T], ref_pattern[T * T], ref_out[T * HS];
+        test_reference_attention(ref_scores, ref_pattern, ref_out, qkv, NULL, T, C, NH, h);
         for (int i = 0; i < T * T; i++)
             g_assert_cmpfloat_with_epsilon(pattern[h * T * T + i], ref_pattern[i], 1e-6);
         for (int i = 0; i < T; i++)
@@ -237,15 +175,15 @@ static void test_boost_changes_only_row_ans(void)
             }
         }
     }
-    if (!check_pattern(pattern[1], T, 0, "boosted"))
+    if (!test_check_pattern(pattern[1], T, 0, "boosted"))
         return;
     g_assert_cmpfloat(pattern[1][POS_ANS * T + 4], >, pattern[0][POS_ANS * T + 4]);
     g_assert_cmpfloat(pattern[1][POS_ANS * T + POS_OP], >, pattern[0][POS_ANS * T + POS_OP]);
     g_assert_cmpmem(pattern[1] + T * T, T * T * sizeof(float), pattern[0] + T * T,
                     T * T * sizeof(float)); // head 1 untouched
     // And against the double reference with the boost.
-    double ref_pattern[T * T], ref_out[T * (C / NH)];
-    reference_attention(ref_pattern, ref_out, qkv, boost_row, T, C, NH, 0);
+    double ref_scores[T * T], ref_pattern[T * T], ref_out[T * (C / NH)];
+    test_reference_attention(ref_scores, ref_pattern, ref_out, qkv, boost_row, T, C, NH, 0);
     for (int i = 0; i < T * T; i++)
         g_assert_cmpfloat_with_epsilon(pattern[1][i], ref_pattern[i], 1e-6);
 }
@@ -286,82 +224,6 @@ static void test_boost_positions(void)
                     (int[]){POS_OP});
 }
 
-// A random model with a large std has peaked patterns; every layer and head of
-// every problem is still a proper causal pattern.
-static void test_model_patterns_are_causal(void)
-{
-    GPTConfig config;
-    g_assert_true(gpt_config_preset("tiny", &config));
-    GPT model;
-    GError *error = NULL;
-    g_assert_true(gpt_create(&model, &config, &error));
-    gpt_init_random_std(&model, 3, 0.3f);
-    enum { B = 4 };
-    int tokens[B * PROBLEM_LEN];
-    test_problem_tokens(tokens, B, ORDER_FIXED, 9);
-    g_assert_true(gpt_forward(&model, tokens, B, NULL, &error));
-    g_assert_no_error(error);
-    bool peaked = false;
-    for (int l = 0; l < config.n_layer; l++)
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < config.n_head; h++) {
-                const float *p = gpt_pattern(&model, l, b, h);
-                if (!check_pattern(p, PROBLEM_LEN, h, "tiny model"))
-                    goto out;
-                for (int i = 0; i < PROBLEM_LEN * PROBLEM_LEN; i++)
-                    peaked |= p[i] > 0.5f && i / PROBLEM_LEN > 3;
-            }
-    g_assert_true(peaked);
-out:
-    gpt_free(&model);
-}
-
-// The boost through gpt_forward: in layer 0 (whose input the boost cannot
-// change) the scores of row POS_ANS of each targeted head rise by the amount at
-// exactly the positions boost_positions names, per problem (1e-5: one float
-// addition to scores of size ~1); untargeted heads and other rows are unchanged.
-static void test_boost_through_model(void)
-{
-    GPTConfig config;
-    g_assert_true(gpt_config_preset("tiny", &config));
-    GPT model;
-    GError *error = NULL;
-    g_assert_true(gpt_create(&model, &config, &error));
-    gpt_init_random_std(&model, 4, 0.3f);
-    enum { B = 6, T = PROBLEM_LEN };
-    int tokens[B * T];
-    test_problem_tokens(tokens, B, ORDER_SHUFFLED, 10);
-    g_assert_true(gpt_forward(&model, tokens, B, NULL, &error));
-    size_t n = (size_t)config.n_layer * B * config.n_head * T * T;
-    float *plain = g_memdup2(model.acts.attn_scores, n * sizeof(float));
-    Boost boost;
-    boost_init_default(&boost, 2.5f);
-    boost.target[0][1] = false; // layer 0: head 0 boosted, head 1 not
-    g_assert_true(gpt_forward(&model, tokens, B, &boost, &error));
-    for (int b = 0; b < B; b++) {
-        Problem p;
-        memcpy(p.tokens, tokens + b * T, sizeof p.tokens);
-        int positions[3];
-        int count = boost_positions(&boost, &p, positions);
-        for (int h = 0; h < config.n_head; h++) {
-            const float *before = plain + ((size_t)b * config.n_head + h) * T * T;
-            const float *after = gpt_scores(&model, 0, b, h);
-            for (int i = 0; i < T; i++) {
-                for (int j = 0; j <= i; j++) {
-                    bool boosted = false;
-                    for (int k = 0; k < count; k++)
-                        boosted |= h == 0 && i == POS_ANS && j == positions[k];
-                    double expected = boosted ? 2.5 : 0.0;
-                    g_assert_cmpfloat_with_epsilon(after[i * T + j] - before[i * T + j], expected,
-                                                   1e-5);
-                }
-            }
-        }
-    }
-    g_free(plain);
-    gpt_free(&model);
-}
-
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -374,7 +236,5 @@ int main(int argc, char **argv)
     g_test_add_func("/ch03/attention/masked-score-is-inf", test_masked_score_is_inf);
     g_test_add_func("/ch03/boost/changes-only-row-ans", test_boost_changes_only_row_ans);
     g_test_add_func("/ch03/boost/positions", test_boost_positions);
-    g_test_add_func("/ch03/boost/through-model", test_boost_through_model);
-    g_test_add_func("/ch03/model/patterns-are-causal", test_model_patterns_are_causal);
     return g_test_run();
 }

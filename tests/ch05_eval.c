@@ -1,5 +1,6 @@
 // ch05_eval.c: `looplens eval` (SPEC section 6): the TSV it writes, and the
-// one-line refusals that leave no output file behind.
+// one-line refusals that leave no output file behind. (`eval --boost` is
+// chapter 9's: ch09_intervene.c.)
 #include <math.h>
 #include <string.h>
 
@@ -23,14 +24,12 @@ static char *read_text(const char *path)
 }
 
 // Runs eval and returns the TSV's lines (NULL-terminated, last empty line dropped).
-static char **run_eval(const char *out_name, const char *boost)
+static char **run_eval(const char *out_name)
 {
     char *out = test_path(out_name);
     char *err = NULL;
-    int status = boost ? test_run_looplens(NULL, &err, "eval", "--model", model_path, "--data",
-                                           data_path, "--boost", boost, "--out", out, NULL)
-                       : test_run_looplens(NULL, &err, "eval", "--model", model_path, "--data",
-                                           data_path, "--out", out, NULL);
+    int status = test_run_looplens(NULL, &err, "eval", "--model", model_path, "--data",
+                                   data_path, "--out", out, NULL);
     if (status != 0)
         g_error("looplens eval failed (%d): %s", status, err);
     g_free(err);
@@ -48,7 +47,7 @@ static void test_tsv(void)
     ProblemSet set;
     GError *error = NULL;
     g_assert_true(problem_set_read(data_path, &set, &error));
-    char **lines = run_eval("eval.tsv", NULL);
+    char **lines = run_eval("eval.tsv");
     g_assert_cmpstr(lines[0], ==, "index\tanswer\tp_correct\tpredicted\tp_predicted");
     g_assert_cmpuint(g_strv_length(lines), ==, set.count + 1);
 
@@ -91,24 +90,6 @@ static void test_tsv(void)
     gpt_free(&model);
     g_strfreev(lines);
     problem_set_free(&set);
-}
-
-static void test_boost(void)
-{
-    char **plain = run_eval("plain.tsv", NULL);
-    char **boosted = run_eval("boosted.tsv", "2.0");
-    char **zero = run_eval("zero.tsv", "0");
-    g_assert_cmpuint(g_strv_length(plain), ==, g_strv_length(boosted));
-    int changed = 0;
-    for (int i = 1; plain[i]; i++) {
-        changed += strcmp(plain[i], boosted[i]) != 0;
-        g_assert_cmpstr(plain[i], ==, zero[i]); // a boost of 0 changes nothing
-    }
-    // Every problem has boosted positions, and the model's patterns are not flat.
-    g_assert_cmpint(changed, >, (int)g_strv_length(plain) / 2);
-    g_strfreev(plain);
-    g_strfreev(boosted);
-    g_strfreev(zero);
 }
 
 // A bad invocation: non-zero exit, exactly one line on stderr starting with
@@ -197,7 +178,6 @@ int main(int argc, char **argv)
     g_assert_true(problem_set_write(data_path, problems, 300, &error));
 
     g_test_add_func("/ch05/eval/tsv", test_tsv);
-    g_test_add_func("/ch05/eval/boost", test_boost);
     g_test_add_func("/ch05/eval/bad-input", test_bad_input);
     g_test_add_func("/ch05/eval/help", test_help);
     int status = g_test_run();

@@ -505,6 +505,95 @@ static void test_forward_rejects_bad_input(void)
     gpt_free(&model);
 }
 
+// A random model with a large std has peaked patterns; every layer and head of
+// every problem is still a proper causal pattern.
+static void test_model_patterns_are_causal(void)
+{
+    GPTConfig config;
+    g_assert_true(gpt_config_preset("tiny", &config));
+    GPT model;
+    GError *error = NULL;
+    g_assert_true(gpt_create(&model, &config, &error));
+    gpt_init_random_std(&model, 3, 0.3f);
+    enum { B = 4 };
+    int tokens[B * PROBLEM_LEN];
+    test_problem_tokens(tokens, B, ORDER_FIXED, 9);
+    g_assert_true(gpt_forward(&model, tokens, B, NULL, &error));
+    g_assert_no_error(error);
+    bool peaked = false;
+    for (int l = 0; l < config.n_layer; l++)
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < config.n_head; h++) {
+                const float *p = gpt_pattern(&model, l, b, h);
+                if (!test_check_pattern(p, PROBLEM_LEN, h, "tiny model"))
+                    goto out;
+                for (int i = 0; i < PROBLEM_LEN * PROBLEM_LEN; i++)
+                    peaked |= p[i] > 0.5f && i / PROBLEM_LEN > 3;
+            }
+    g_assert_true(peaked);
+out:
+    gpt_free(&model);
+}
+
+// Chapter 4's promise, through a whole default-size model (std raised to 0.15
+// so that the patterns are peaked, not uniform) on 16 real problems: the
+// for-loop attention and the vectorized one give the same scores (the same
+// -inf cells), patterns, attention outputs and logits, every layer and head,
+// to 1e-6. The two do the same float operations in the same order, so in
+// practice they agree exactly; 1e-6 leaves room for the last bit of expf.
+static void test_forward_loops_equal_vectorized(void)
+{
+    GPTConfig config;
+    g_assert_true(gpt_config_preset("default", &config));
+    GPT model;
+    GError *error = NULL;
+    g_assert_true(gpt_create(&model, &config, &error));
+    gpt_init_random_std(&model, 2024, 0.15f);
+    enum { B = 16, T = PROBLEM_LEN };
+    int tokens[B * T];
+    test_problem_tokens(tokens, B, ORDER_FIXED, 4);
+
+    model.attention = ATTENTION_LOOPS;
+    g_assert_true(gpt_forward(&model, tokens, B, NULL, &error));
+    size_t n_acts = activation_count(&config, B);
+    float *loops_memory = g_memdup2(model.acts_memory, n_acts * sizeof(float));
+    ActivationTensors loops;
+    activation_carve(&loops, &config, B, loops_memory);
+    model.attention = ATTENTION_VECTORIZED;
+    g_assert_true(gpt_forward(&model, tokens, B, NULL, &error));
+    const ActivationTensors *vec = &model.acts;
+
+    size_t n_att = (size_t)config.n_layer * B * config.n_head * T * T;
+    size_t n_out = (size_t)config.n_layer * B * T * config.d_model;
+    for (size_t i = 0; i < n_att; i++)
+        if (isinf(loops.attn_scores[i]) != isinf(vec->attn_scores[i]))
+            g_error("score %zu is %g with loops but %g vectorized: the masks differ", i,
+                    loops.attn_scores[i], vec->attn_scores[i]);
+    // Masked scores are -inf in both, so their difference is NaN: compare the
+    // scores through the patterns and outputs they lead to, and the finite ones.
+    float d_scores = 0.0f;
+    for (size_t i = 0; i < n_att; i++)
+        if (isfinite(vec->attn_scores[i]))
+            d_scores = fmaxf(d_scores, fabsf(loops.attn_scores[i] - vec->attn_scores[i]));
+    float d_pattern = test_max_abs_diff(loops.attn_pattern, vec->attn_pattern, n_att);
+    float d_out = test_max_abs_diff(loops.attn_out, vec->attn_out, n_out);
+    float d_logits = test_max_abs_diff(loops.logits, vec->logits, (size_t)B * config.vocab_size);
+    g_test_message("max |loops - vectorized|: scores %g, patterns %g, outputs %g, logits %g",
+                   d_scores, d_pattern, d_out, d_logits);
+    g_assert_cmpfloat(d_scores, <=, 1e-6f);
+    g_assert_cmpfloat(d_pattern, <=, 1e-6f);
+    g_assert_cmpfloat(d_out, <=, 1e-6f);
+    g_assert_cmpfloat(d_logits, <=, 1e-6f);
+    // The comparison means something only if the patterns are not near uniform.
+    float peak = 0.0f;
+    for (size_t i = 0; i < n_att; i++)
+        if ((i / T) % T >= 4)
+            peak = fmaxf(peak, vec->attn_pattern[i]);
+    g_assert_cmpfloat(peak, >, 0.9f);
+    g_free(loops_memory);
+    gpt_free(&model);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -522,5 +611,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ch05/forward/threads-bit-identical", test_forward_threads_bit_identical);
     g_test_add_func("/ch05/forward/batch-sizes", test_forward_batch_sizes);
     g_test_add_func("/ch05/forward/rejects-bad-input", test_forward_rejects_bad_input);
+    g_test_add_func("/ch05/forward/patterns-are-causal", test_model_patterns_are_causal);
+    g_test_add_func("/ch05/forward/loops-equal-vectorized", test_forward_loops_equal_vectorized);
     return g_test_run();
 }

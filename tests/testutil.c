@@ -240,3 +240,65 @@ char *test_problem_file(const char *name, int count, DefinitionOrder order, uint
     g_free(problems);
     return path;
 }
+
+void test_reference_attention(double *scores, double *pattern, double *out, const float *qkv,
+                              const float *boost_row, int T, int C, int NH, int h)
+{
+    g_assert_cmpint(T, <=, 64);
+    int hs = C / NH;
+    const float *q = qkv + h * hs, *k = qkv + C + h * hs, *v = qkv + 2 * C + h * hs;
+    for (int i = 0; i < T; i++) {
+        double max = -INFINITY, sum = 0.0, weight[64];
+        for (int j = 0; j < T; j++) {
+            double score = -INFINITY;
+            if (j <= i) {
+                double dot = 0.0;
+                for (int d = 0; d < hs; d++)
+                    dot += (double)q[i * 3 * C + d] * k[j * 3 * C + d];
+                score = dot / sqrt((double)hs);
+                if (boost_row && i == POS_ANS)
+                    score += boost_row[h * T + j];
+                max = fmax(max, score);
+            }
+            scores[i * T + j] = score;
+        }
+        for (int j = 0; j <= i; j++)
+            sum += weight[j] = exp(scores[i * T + j] - max);
+        for (int j = 0; j < T; j++)
+            pattern[i * T + j] = j <= i ? weight[j] / sum : 0.0;
+        for (int d = 0; d < hs; d++) {
+            double acc = 0.0;
+            for (int j = 0; j <= i; j++)
+                acc += pattern[i * T + j] * v[j * 3 * C + d];
+            out[i * hs + d] = acc;
+        }
+    }
+}
+
+bool test_check_pattern(const float *pattern, int T, int head, const char *what)
+{
+    for (int i = 0; i < T; i++) {
+        float sum = 0.0f;
+        for (int j = 0; j < T; j++)
+            sum += pattern[i * T + j];
+        if (!(fabsf(sum - 1.0f) <= 1e-5f)) {
+            g_test_fail_printf("%s: row %d of head %d sums to %f, not 1: is the softmax applied "
+                               "to every row, after the mask?", what, i, head, sum);
+            return false;
+        }
+        for (int j = 0; j < T; j++) {
+            float w = pattern[i * T + j];
+            if (j > i && w != 0.0f) {
+                g_test_fail_printf("%s: head %d, query %d gives weight %g to the later key %d: "
+                                   "masked cells must be exactly 0", what, head, i, w, j);
+                return false;
+            }
+            if (!(w >= 0.0f && w <= 1.0f)) {
+                g_test_fail_printf("%s: head %d, row %d, column %d is %g, not a weight in [0, 1]",
+                                   what, head, i, j, w);
+                return false;
+            }
+        }
+    }
+    return true;
+}

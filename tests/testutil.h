@@ -2,6 +2,7 @@
 #ifndef LOOPLENS_TESTUTIL_H
 #define LOOPLENS_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <glib.h>
@@ -55,6 +56,22 @@ void test_problems(Problem *out, int count, DefinitionOrder order, uint64_t seed
 // Writes count test-split problems (problem_stream with this order and seed)
 // as a problem file in test_tmpdir() and returns its path (caller frees).
 char *test_problem_file(const char *name, int count, DefinitionOrder order, uint64_t seed);
+
+// Attention for one head h of one problem, in double precision, written from
+// the definition in SPEC section 2 with nothing shared with lib/: scores =
+// q_i . k_j / sqrt(head size), -INFINITY for a later key j > i, plus
+// boost_row[h * T + j] on row POS_ANS if boost_row is not NULL; pattern = the
+// softmax of each row; out row i = sum over j of pattern[i][j] * v_j.
+// qkv (T, 3C) holds q, k, v of every head side by side; scores and pattern are
+// (T, T), out is (T, C / NH). T is at most 64.
+void test_reference_attention(double *scores, double *pattern, double *out, const float *qkv,
+                              const float *boost_row, int T, int C, int NH, int h);
+
+// Checks one head's (T,T) pattern: every row sums to 1 (within 1e-5: T float
+// additions), the masked upper triangle is exactly 0, every weight is in [0, 1].
+// At the first problem it fails the test with a message in words that starts
+// with `what` and returns false.
+bool test_check_pattern(const float *pattern, int T, int head, const char *what);
 
 // Call at the end of a test program that drew text with cairo: frees cairo's
 // and fontconfig's caches, so the sanitizer build's leak checker reports only
