@@ -167,6 +167,7 @@ static void test_help(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_add_earlier_exercises("/ch05", "2-4");
     model_path = test_tiny_checkpoint("tiny.safetensors", 5, 0.3f);
     Problem problems[300];
     ProblemStream stream;

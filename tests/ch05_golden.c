@@ -30,6 +30,7 @@ static void test_golden(gconstpointer impl)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_add_earlier_exercises("/ch05", "2-4");
     g_test_add_data_func("/ch05/golden/vectorized", GINT_TO_POINTER(ATTENTION_VECTORIZED),
                          test_golden);
     g_test_add_data_func("/ch05/golden/loops", GINT_TO_POINTER(ATTENTION_LOOPS), test_golden);

@@ -597,6 +597,7 @@ static void test_forward_loops_equal_vectorized(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_add_earlier_exercises("/ch05", "2-4");
     g_test_add_func("/ch05/config/presets", test_presets);
     g_test_add_func("/ch05/config/valid", test_config_valid);
     g_test_add_func("/ch05/params/layout", test_param_layout);

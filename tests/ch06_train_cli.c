@@ -265,6 +265,7 @@ static void test_nan_stops_cleanly(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_add_earlier_exercises("/ch06", "2-5");
     g_test_add_func("/ch06/cli/threads-same-bytes", test_threads_same_bytes);
     g_test_add_func("/ch06/cli/resume-equals-uninterrupted", test_resume_equals_uninterrupted);
     g_test_add_func("/ch06/cli/interrupt-saves", test_interrupt_saves);

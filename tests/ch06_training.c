@@ -599,6 +599,7 @@ static void test_state_roundtrip(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_add_earlier_exercises("/ch06", "2-5");
     g_test_add_func("/ch06/gradient/answer-only", test_gradient_answer_only);
     g_test_add_func("/ch06/gradient/all-positions", test_gradient_all_positions);
     g_test_add_func("/ch06/gradient/shortcut-ignores-other-rows",

@@ -292,6 +292,7 @@ static void test_capture_bad_flags(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_add_earlier_exercises("/ch07", "2-5");
     g_test_add_func("/ch07/capture/copy-matches-activations", test_copy_matches_activations);
     g_test_add_func("/ch07/capture/hooks", test_capture_hooks);
     g_test_add_func("/ch07/capture/single-equals-batch", test_capture_single_equals_batch);

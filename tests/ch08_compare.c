@@ -399,6 +399,7 @@ static void test_classifier(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_add_earlier_exercises("/ch08", "2-5");
     g_test_add_func("/ch08/compare/results-and-split", test_results_and_split);
     g_test_add_func("/ch08/compare/role-order", test_role_order);
     g_test_add_func("/ch08/compare/average-of-one", test_average_of_one_is_itself);

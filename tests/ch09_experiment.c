@@ -426,6 +426,7 @@ static void test_experiment_bad_input(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_add_earlier_exercises("/ch09", "1-5,7");
     g_test_add_func("/ch09/experiment/two-models", test_experiment_two_models);
     g_test_add_func("/ch09/experiment/default-models", test_experiment_default_models);
     g_test_add_func("/ch09/experiment/bad-input", test_experiment_bad_input);

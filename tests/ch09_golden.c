@@ -30,6 +30,7 @@ static void test_golden_boosted(gconstpointer impl)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_add_earlier_exercises("/ch09", "2-5");
     g_test_add_data_func("/ch09/golden/boosted-vectorized", GINT_TO_POINTER(ATTENTION_VECTORIZED),
                          test_golden_boosted);
     g_test_add_data_func("/ch09/golden/boosted-loops", GINT_TO_POINTER(ATTENTION_LOOPS),

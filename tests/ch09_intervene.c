@@ -395,6 +395,7 @@ static void test_eval_cli_boost(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    test_add_earlier_exercises("/ch09", "2-5,7");
     g_test_add_func("/ch09/boost/ln3-on-row-of-four", test_ln3_on_row_of_four);
     g_test_add_func("/ch09/boost/masked-key", test_boost_on_masked_key);
     g_test_add_func("/ch09/boost/row", test_boost_row);

@@ -13,7 +13,10 @@
 
 #include <glib/gstdio.h>
 
+#include "capture.h"
 #include "checkpoint.h"
+#include "compare.h"
+#include "layers.h"
 #include "model.h"
 
 static char *tmpdir = NULL;
@@ -301,4 +304,189 @@ bool test_check_pattern(const float *pattern, int T, int head, const char *what)
         }
     }
     return true;
+}
+
+// ---------------------------------------------------------------------------
+// The earlier chapters' exercises, each on a case small enough to check by
+// hand. Each probe returns NULL when the exercise gives the right answer, or
+// what it got wrong (caller frees). Tolerance 1e-6: every expected value is
+// within a few float roundings of the computed one.
+
+static char *probe_shuffle_names(void)
+{
+    // The shuffled generator's first 2400 problems show every one of the 24
+    // orders of the four names (each has probability 1/24: missing one by
+    // chance has probability below 1e-40).
+    ProblemStream stream;
+    problem_stream_init(&stream, SPLIT_TRAIN, ORDER_SHUFFLED, 7);
+    GHashTable *orders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (int i = 0; i < 2400; i++) {
+        Problem p;
+        problem_stream_next(&stream, &p);
+        char *order = g_strdup_printf("%d %d %d %d", p.tokens[name_position(0)],
+                                      p.tokens[name_position(1)], p.tokens[name_position(2)],
+                                      p.tokens[name_position(3)]);
+        g_hash_table_add(orders, order);
+    }
+    guint distinct = g_hash_table_size(orders);
+    g_hash_table_destroy(orders);
+    return distinct == 24 ? NULL
+                          : g_strdup_printf("2400 shuffled problems show %u of the 24 orders "
+                                            "of the names", distinct);
+}
+
+static char *probe_encoder_forward(void)
+{
+    const int tokens[2] = {1, 0};
+    const float wte[4] = {1, 2, 3, 4}, wpe[4] = {10, 20, 30, 40}, want[4] = {13, 24, 31, 42};
+    float out[4] = {0};
+    encoder_forward(out, tokens, wte, wpe, 1, 2, 2);
+    for (int i = 0; i < 4; i++)
+        if (out[i] != want[i])
+            return g_strdup_printf("out[%d] is %g, want %g = wte[token] + wpe[position]", i,
+                                   out[i], want[i]);
+    return NULL;
+}
+
+static char *probe_softmax_row(void)
+{
+    const float inp[3] = {0.0f, logf(3.0f), -INFINITY}, want[3] = {0.25f, 0.75f, 0.0f};
+    float out[3] = {0};
+    softmax_row(out, inp, 3);
+    for (int i = 0; i < 3; i++)
+        if (!(fabsf(out[i] - want[i]) <= 1e-6f))
+            return g_strdup_printf("the softmax of [0, ln 3, -inf] is [%g, %g, %g], want "
+                                   "[0.25, 0.75, 0]", out[0], out[1], out[2]);
+    return NULL;
+}
+
+static char *probe_attention_forward_loops(void)
+{
+    // One head of size 1, two positions: q1 . k0 = 0 and q1 . k1 = ln 3, so
+    // query 1 weighs the values 4 and 8 by 1/4 and 3/4.
+    const float qkv[6] = {1.0f, 0.0f, 4.0f, 1.0f, logf(3.0f), 8.0f}; // (T=2, 3C=3)
+    float out[2] = {0}, scores[4] = {0}, pattern[4] = {0};
+    attention_forward_loops(out, scores, pattern, qkv, NULL, 1, 2, 1, 1);
+    const float want_pattern[4] = {1.0f, 0.0f, 0.25f, 0.75f}, want_out[2] = {4.0f, 7.0f};
+    for (int i = 0; i < 4; i++)
+        if (!(fabsf(pattern[i] - want_pattern[i]) <= 1e-6f))
+            return g_strdup_printf("pattern[%d][%d] is %g, want %g", i / 2, i % 2, pattern[i],
+                                   want_pattern[i]);
+    for (int i = 0; i < 2; i++)
+        if (!(fabsf(out[i] - want_out[i]) <= 1e-6f))
+            return g_strdup_printf("out[%d] is %g, want %g", i, out[i], want_out[i]);
+    return NULL;
+}
+
+static char *probe_layernorm_forward(void)
+{
+    // [1, 3]: mean 2, variance 1, so [-1, 1] / sqrt(1 + 1e-5), then * 2 + 0.5.
+    const float inp[2] = {1, 3}, weight[2] = {2, 2}, bias[2] = {0.5f, 0.5f};
+    float out[2] = {0}, mean = 0, rstd = 0;
+    layernorm_forward(out, &mean, &rstd, inp, weight, bias, 1, 2);
+    float r = 1.0f / sqrtf(1.0f + 1e-5f);
+    if (!(fabsf(out[0] - (0.5f - 2 * r)) <= 1e-6f && fabsf(out[1] - (0.5f + 2 * r)) <= 1e-6f))
+        return g_strdup_printf("LayerNorm of [1, 3] with weight 2 and bias 0.5 is [%g, %g], "
+                               "want [%g, %g]", out[0], out[1], 0.5f - 2 * r, 0.5f + 2 * r);
+    if (!(mean == 2.0f && fabsf(rstd - r) <= 1e-6f))
+        return g_strdup_printf("mean %g and rstd %g, want 2 and %g", mean, rstd, r);
+    return NULL;
+}
+
+static char *probe_crossentropy_softmax_backward(void)
+{
+    const float probs[2] = {0.25f, 0.75f};
+    const int target = 1;
+    float dlogits[2] = {1.0f, 1.0f};
+    crossentropy_softmax_backward(dlogits, probs, &target, 0.5f, 1, 2);
+    if (!(fabsf(dlogits[0] - 1.125f) <= 1e-6f && fabsf(dlogits[1] - 0.875f) <= 1e-6f))
+        return g_strdup_printf("1 + 0.5 * (probs - onehot) for probs [0.25, 0.75], target 1 is "
+                               "[%g, %g], want [1.125, 0.875]", dlogits[0], dlogits[1]);
+    return NULL;
+}
+
+static char *probe_capture_copy_head(void)
+{
+    float hook[2 * 2 * 2 * 4]; // (L=2, B=2, NH=2, T=2, T=2): the value is the index
+    for (int i = 0; i < 32; i++)
+        hook[i] = (float)i;
+    float out[4] = {0};
+    capture_copy_head(out, hook, 1, 0, 1, 2, 2, 2); // layer 1, problem 0, head 1: from 20
+    for (int i = 0; i < 4; i++)
+        if (out[i] != 20.0f + i)
+            return g_strdup_printf("layer 1, problem 0, head 1 of a (2,2,2,2,2) hook starts at "
+                                   "cell 20; out[%d] is %g, want %g", i, out[i], 20.0f + i);
+    return NULL;
+}
+
+static char *probe_pattern_accumulate(void)
+{
+    const float pattern[4] = {1, 2, 3, 4};
+    const int swap[2] = {1, 0};
+    double sum[4] = {10, 10, 10, 10};
+    pattern_accumulate(sum, pattern, swap, 2);
+    const double want[4] = {14, 13, 12, 11};
+    for (int i = 0; i < 4; i++)
+        if (sum[i] != want[i])
+            return g_strdup_printf("adding [[1, 2], [3, 4]] with the order [1, 0] to 10s gives "
+                                   "sum[%d] = %g, want %g", i, sum[i], want[i]);
+    return NULL;
+}
+
+typedef struct {
+    int chapter;
+    const char *function, *file;
+    char *(*probe)(void);
+} Exercise;
+
+static const Exercise exercises[] = {
+    {1, "shuffle_names", "lib/problem.c", probe_shuffle_names},
+    {2, "encoder_forward", "lib/embedding.c", probe_encoder_forward},
+    {3, "softmax_row", "lib/attention.c", probe_softmax_row},
+    {4, "attention_forward_loops", "lib/attention_loops.c", probe_attention_forward_loops},
+    {5, "layernorm_forward", "lib/layernorm.c", probe_layernorm_forward},
+    {6, "crossentropy_softmax_backward", "lib/crossentropy.c",
+     probe_crossentropy_softmax_backward},
+    {7, "capture_copy_head", "lib/capture.c", probe_capture_copy_head},
+    {8, "pattern_accumulate", "lib/compare.c", probe_pattern_accumulate},
+};
+
+static void test_earlier_exercises(gconstpointer data)
+{
+    const char *chapters = data;
+    bool needed[10] = {false};
+    char **parts = g_strsplit(chapters, ",", -1);
+    for (char **p = parts; *p; p++) {
+        int first = 0, last = 0;
+        if (sscanf(*p, "%d-%d", &first, &last) != 2)
+            last = first;
+        g_assert_true(first >= 1 && first <= last && last <= 8);
+        for (int c = first; c <= last; c++)
+            needed[c] = true;
+    }
+    g_strfreev(parts);
+    GString *missing = g_string_new("");
+    for (size_t i = 0; i < G_N_ELEMENTS(exercises); i++) {
+        const Exercise *e = &exercises[i];
+        if (!needed[e->chapter])
+            continue;
+        char *wrong = e->probe();
+        if (wrong)
+            g_string_append_printf(missing, "%schapter %d's %s (%s): %s",
+                                   missing->len ? "; " : "", e->chapter, e->function, e->file,
+                                   wrong);
+        g_free(wrong);
+    }
+    if (missing->len)
+        g_test_fail_printf("these tests need the exercises of chapters %s done first. Not done "
+                           "yet: %s. Do those first (tools/progress shows where you are).",
+                           chapters, missing->str);
+    g_string_free(missing, TRUE);
+}
+
+void test_add_earlier_exercises(const char *suite, const char *chapters)
+{
+    char *path = g_strdup_printf("%s/earlier-exercises", suite);
+    g_test_add_data_func(path, chapters, test_earlier_exercises);
+    g_free(path);
 }

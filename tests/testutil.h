@@ -73,6 +73,14 @@ void test_reference_attention(double *scores, double *pattern, double *out, cons
 // with `what` and returns false.
 bool test_check_pattern(const float *pattern, int T, int head, const char *what);
 
+// For a test program that runs code of earlier chapters' exercises (from
+// chapter 5 on, the whole model): registers the test "<suite>/earlier-exercises"
+// (suite like "/ch07"), which runs first and checks each exercise of the
+// chapters listed ("2-5" or "1-5,7") on a small case with a known answer. A
+// student who skipped one gets a message that names it and its file, instead
+// of a wrong number deep inside the model. Call after g_test_init.
+void test_add_earlier_exercises(const char *suite, const char *chapters);
+
 // Call at the end of a test program that drew text with cairo: frees cairo's
 // and fontconfig's caches, so the sanitizer build's leak checker reports only
 // leaks of our own.
