@@ -83,8 +83,8 @@ void attention_forward_loops(float *out, float *scores, float *pattern, const fl
     // query_i . key_j / sqrt(hs); (2) -INFINITY where j > i; (3) softmax of each
     // row into pattern; (4) out_i = sum over j of pattern[i][j] * value_j.
     // Hint: row t's query for head h starts at qkv + (b*T + t)*3C + h*hs, its key
-    // C floats later, its value 2C later. Add boost_row (if not NULL) to row
-    // POS_ANS after the mask.
+    // C floats later, its value 2C later. After the mask, if boost_row is not
+    // NULL, add its row for (b, h), boost_row + (b*NH + h)*T, to row POS_ANS.
     (void)qkv, (void)boost_row;
     for (size_t i = 0; i < (size_t)B * T * C; i++)
         out[i] = 0.0f;

@@ -55,8 +55,9 @@ static bool check_head(const float *scores, const float *pattern, const float *o
                 return false;
             }
             if (j <= i && !close_enough(s, r)) {
-                const char *why = boost_row && i == POS_ANS && boost_row[h * T + j] != 0.0f
-                    ? "this cell is boosted: add boost_row[h * T + j] to row POS_ANS's scores"
+                const char *why = boost_row && i == POS_ANS
+                    ? "row POS_ANS's scores are q_i . k_j / sqrt(head size) plus this problem's "
+                      "and head's boost row, boost_row[(b * NH + h) * T + j], added after the mask"
                     : "it is q_i . k_j / sqrt(head size), with q, k from head h's slice of qkv";
                 g_test_fail_printf("%s: score (%d, %d) is %.7g, want %.7g: %s", where, i, j, s,
                                    r, why);
@@ -126,8 +127,17 @@ static void test_hand_cases(void)
     float out[2 * 4], scores[4], pattern[4];
     attention_forward_loops(out, scores, pattern, qkv2, NULL, 1, 2, 4, 1);
     if (pattern[0] != 1.0f || pattern[1] != 0.0f) {
+        const char *hint =
+            pattern[0] == 0.0f && pattern[1] == 0.0f
+                ? "nothing was written into pattern: write the softmax of each row there with "
+                  "your own loops (in the workbook, chapter 3's softmax_row is a stub until you "
+                  "write it)"
+            : pattern[1] != 0.0f
+                ? "key 1 comes after query 0: set the later keys' scores to -INFINITY before the "
+                  "softmax, so that they get weight exactly 0"
+                : "the weights of a row must sum to 1";
         g_test_fail_printf("row 0 is [%g, %g], not [1, 0]: query 0 can only attend to key 0, "
-                           "even if its score is -10000", pattern[0], pattern[1]);
+                           "even if its score is -10000; %s", pattern[0], pattern[1], hint);
         return;
     }
     check_loops(qkv2, NULL, 1, 2, 4, 1, "T=2, q0.k0 = -20000");
