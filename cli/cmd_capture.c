@@ -59,6 +59,8 @@ int cmd_capture(int argc, char **argv)
     ProblemSet set = {0};
     Capture capture = {0};
     GError *error = NULL;
+    StagedFile outputs[2] = {0}; // --out, then --npy if given
+    size_t n_outputs = 0;
     if (!command_parse(name, "- one attention matrix of one problem as CSV",
                        "Runs the model on problem I of FILE and writes the 20x20 attention\n"
                        "pattern (after the softmax) of layer L, head H: 20 lines of 20\n"
@@ -86,6 +88,20 @@ int cmd_capture(int argc, char **argv)
         if (!command_parse_boost(name, boost_text, &amount))
             goto done;
         boost_init_default(&boost, amount);
+    }
+    // Every output is checked and claimed (its temp file made) before any
+    // work, so a bad --npy fails at once, never after --out was written.
+    const CommandFile files[] = {{"--out", out_path, true},
+                                 {"--npy", npy_path, true},
+                                 {"--model", model_path, false},
+                                 {"--data", data_path, false}};
+    if (!command_check_files(name, files, G_N_ELEMENTS(files)))
+        goto done;
+    n_outputs = npy_path ? 2 : 1;
+    if (!staged_file_open(&outputs[0], out_path, &error) ||
+        (npy_path && !staged_file_open(&outputs[1], npy_path, &error))) {
+        command_fail_error(name, error);
+        goto done;
     }
     if (!checkpoint_load(model_path, &model, NULL, &error) ||
         !problem_set_read(data_path, &set, &error)) {
@@ -116,15 +132,23 @@ int cmd_capture(int argc, char **argv)
     for (int i = 0; i < CAPTURE_CELLS; i++)
         if (isinf(matrix[i]) && matrix[i] < 0)
             matrix[i] = -FLT_MAX; // still 0 after a softmax, and a number in CSV
-    if (!matrix_csv_write(out_path, matrix, &error) ||
-        (npy_path && !capture_npy_write(npy_path, scores ? capture.scores : capture.pattern,
-                                        capture.n_layer, capture.n_head, &error))) {
+    // Both files are written in full before either replaces anything, so a
+    // failure leaves neither a new CSV beside an old .npy nor the reverse.
+    bool written = matrix_csv_write(outputs[0].temp_path, matrix, &error) &&
+                   (!npy_path ||
+                    capture_npy_write(outputs[1].temp_path,
+                                      scores ? capture.scores : capture.pattern, capture.n_layer,
+                                      capture.n_head, &error));
+    if (!written)
+        staged_files_abort(outputs, n_outputs, error);
+    if (!written || !staged_files_commit(outputs, n_outputs, &error)) {
         command_fail_error(name, error);
         goto done;
     }
     status = 0;
 
 done:
+    staged_files_abort(outputs, n_outputs, NULL); // a no-op after the commit
     capture_free(&capture);
     gpt_free(&model);
     problem_set_free(&set);

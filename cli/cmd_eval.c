@@ -97,6 +97,10 @@ int cmd_eval(int argc, char **argv)
             goto done;
         boost_init_default(&boost, amount);
     }
+    const CommandFile files[] = {
+        {"--out", out_path, true}, {"--model", model_path, false}, {"--data", data_path, false}};
+    if (!command_check_files(name, files, G_N_ELEMENTS(files)))
+        goto done;
     if (!checkpoint_load(model_path, &model, NULL, &error) ||
         !problem_set_read(data_path, &set, &error)) {
         command_fail_error(name, error);

@@ -29,6 +29,8 @@
 #include "util.h"
 
 static const char *const NAME = "train";
+// The most held-out problems per evaluation (80 bytes each in memory).
+#define MAX_EVAL_COUNT 10000000
 
 static volatile sig_atomic_t stop_requested = 0;
 
@@ -136,23 +138,33 @@ static bool save_checkpoint(Run *run, GError **error)
         "clip", format_float(clip, tc->clip),
         NULL,
     };
-    if (!checkpoint_save(run->out_path, &run->model, run->order, extra, error))
+    // The run's own settings that are not the trainer's: --resume restores
+    // them, so a resumed run evaluates as the first part did.
+    char eval_every[32], eval_count[32], eval_seed[32];
+    g_snprintf(eval_every, sizeof eval_every, "%d", run->eval_every);
+    g_snprintf(eval_count, sizeof eval_count, "%d", run->eval_count);
+    g_snprintf(eval_seed, sizeof eval_seed, "%" G_GUINT64_FORMAT, run->eval_seed);
+    const char *const state_extra[] = {"preset",     run->preset, "seed",      seed,
+                                       "eval_every", eval_every,  "eval_count", eval_count,
+                                       "eval_seed",  eval_seed,   NULL};
+    // The checkpoint and the state are a pair: both are written in full
+    // before either replaces the old one, so a full disk leaves the old pair.
+    StagedFile pair[2];
+    bool ok = staged_file_open(&pair[0], run->out_path, error);
+    if (ok && !staged_file_open(&pair[1], run->state_path, error)) {
+        staged_files_abort(pair, 1, NULL);
+        ok = false;
+    }
+    if (!ok)
         return false;
-    const char *const state_extra[] = {"preset", run->preset, "seed", seed, NULL};
-    if (!train_state_save(run->state_path, t, state_extra, error))
+    if (!checkpoint_save(pair[0].temp_path, &run->model, run->order, extra, error) ||
+        !train_state_save(pair[1].temp_path, t, state_extra, error)) {
+        staged_files_abort(pair, 2, error ? *error : NULL);
+        return false;
+    }
+    if (!staged_files_commit(pair, 2, error))
         return false;
     run->last_saved_step = t->step;
-    return true;
-}
-
-// Checks up front that a file can be created there, so a typo in --out fails
-// now rather than after an hour of training. Leaves any existing file alone.
-static bool check_writable(const char *path, GError **error)
-{
-    AtomicFile f;
-    if (!atomic_file_open(&f, path, error))
-        return false;
-    atomic_file_abort(&f);
     return true;
 }
 
@@ -306,6 +318,24 @@ static bool setup_resumed(Run *run, const Flags *f, GError **error)
     else
         g_set_error(error, LL_ERROR, LL_ERROR_PARSE,
                     "%s: training state lacks a valid 'preset' or 'seed'", f->resume);
+    // The evaluation settings of the first part, unless given again now. A
+    // state from before they were saved lacks them: the defaults stand.
+    const char *eval_every = g_hash_table_lookup(metadata, "eval_every");
+    const char *eval_count = g_hash_table_lookup(metadata, "eval_count");
+    const char *eval_seed = g_hash_table_lookup(metadata, "eval_seed");
+    GError *inner = NULL;
+    if (ok && ((!f->eval_every && eval_every &&
+                !parse_int_flag(eval_every, "eval_every", 0, INT32_MAX, &run->eval_every,
+                                &inner)) ||
+               (!f->eval_count && eval_count &&
+                !parse_int_flag(eval_count, "eval_count", 0, MAX_EVAL_COUNT, &run->eval_count,
+                                &inner)) ||
+               (!f->eval_seed && eval_seed &&
+                !parse_uint64(eval_seed, "eval_seed", &run->eval_seed, &inner)))) {
+        g_set_error(error, LL_ERROR, LL_ERROR_PARSE, "%s: %s", f->resume, inner->message);
+        g_error_free(inner);
+        ok = false;
+    }
     g_hash_table_unref(metadata);
     run->order = run->trainer.stream.order;
     return ok;
@@ -443,7 +473,8 @@ int cmd_train(int argc, char **argv)
         goto done;
     int threads = 0;
     if (!parse_int_flag(f.eval_every, "--eval-every", 0, INT32_MAX, &run.eval_every, &error) ||
-        !parse_int_flag(f.eval_count, "--eval-count", 0, 10000000, &run.eval_count, &error) ||
+        !parse_int_flag(f.eval_count, "--eval-count", 0, MAX_EVAL_COUNT, &run.eval_count,
+                        &error) ||
         !parse_int_flag(f.save_every, "--save-every", 0, INT32_MAX, &run.save_every, &error) ||
         !parse_int_flag(f.stop_after, "--stop-after", 1, INT32_MAX, &run.stop_after, &error) ||
         !parse_int_flag(f.threads, "--threads", 1, 1024, &threads, &error) ||
@@ -456,11 +487,23 @@ int cmd_train(int argc, char **argv)
     run.out_path = f.out;
     run.state_path = f.state ? g_strdup(f.state) : g_strconcat(f.out, ".state", NULL);
     run.log_path = f.log;
-    if (strcmp(run.out_path, run.state_path) == 0 ||
-        (f.resume && (strcmp(f.resume, run.out_path) == 0))) {
-        command_fail(NAME, "the checkpoint, the training state and --resume need distinct files");
+    // Every output is checked before anything is loaded or trained, so a typo
+    // in --out fails now rather than after an hour of training. The state
+    // may be the one being resumed (it is updated in place); no other two
+    // files may be one.
+    const CommandFile outputs[] = {
+        {"--out", run.out_path, true},
+        {"the training state", run.state_path, true},
+        {"--log", run.log_path, true},
+    };
+    const CommandFile resumed[] = {
+        {"--out", run.out_path, true},
+        {"--log", run.log_path, true},
+        {"--resume", f.resume, false},
+    };
+    if (!command_check_files(NAME, outputs, G_N_ELEMENTS(outputs)) ||
+        !command_check_files(NAME, resumed, G_N_ELEMENTS(resumed)))
         goto done;
-    }
     if (!(f.resume ? setup_resumed(&run, &f, &error) : setup_fresh(&run, &f, &error))) {
         command_fail_error(NAME, error);
         goto done;
@@ -473,11 +516,6 @@ int cmd_train(int argc, char **argv)
     if (run.stop_after > 0 && run.stop_after <= run.trainer.step) {
         command_fail(NAME, "--stop-after %d: %s is already at step %d", run.stop_after, f.resume,
                      run.trainer.step);
-        goto done;
-    }
-    if (!check_writable(run.out_path, &error) || !check_writable(run.state_path, &error) ||
-        (run.log_path && !check_writable(run.log_path, &error))) {
-        command_fail_error(NAME, error);
         goto done;
     }
     if (run.log_path)

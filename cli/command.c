@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "commands.h"
 #include "util.h"
@@ -57,6 +58,38 @@ gboolean command_require(const char *name, const char *flag, const void *value)
         return TRUE;
     command_fail(name, "%s is required (see looplens %s --help)", flag, name);
     return FALSE;
+}
+
+gboolean command_check_files(const char *name, const CommandFile *files, size_t n)
+{
+    GError *error = NULL;
+    char **targets = g_new0(char *, n);
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!files[i].path)
+            continue;
+        if (files[i].output)
+            ok = output_check_writable(files[i].path, &error) &&
+                 (targets[i] = output_target(files[i].path, &error)) != NULL;
+        else // an input that is missing or unreadable is for its reader to report
+            targets[i] = output_target(files[i].path, NULL);
+        if (!ok) {
+            command_fail_error(name, error);
+            break;
+        }
+        for (size_t j = 0; ok && targets[i] && j < i; j++) {
+            if ((files[i].output || files[j].output) && targets[j] &&
+                strcmp(targets[i], targets[j]) == 0) {
+                command_fail(name, "%s and %s name the same file (%s): each needs its own",
+                             files[j].flag, files[i].flag, files[i].path);
+                ok = false;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        g_free(targets[i]);
+    g_free(targets);
+    return ok;
 }
 
 gboolean command_parse_boost(const char *name, const char *text, float *amount)

@@ -6,6 +6,8 @@
 #ifndef LOOPLENS_COMMANDS_H
 #define LOOPLENS_COMMANDS_H
 
+#include <stdbool.h>
+
 #include <glib.h>
 
 int cmd_generate(int argc, char **argv);
@@ -24,6 +26,20 @@ int command_fail(const char *name, const char *format, ...) G_GNUC_PRINTF(2, 3);
 int command_fail_error(const char *name, GError *error);
 // A required flag is present, or prints "looplens NAME: --FLAG is required".
 gboolean command_require(const char *name, const char *flag, const void *value);
+
+// A file named on the command line, for command_check_files.
+typedef struct {
+    const char *flag; // how the message names it: "--out"
+    const char *path; // NULL when not given: skipped
+    bool output;      // written by the command (else only read)
+} CommandFile;
+
+// Checks the files before any work: every output can be written (see
+// output_check_writable: not a folder or device, its folder exists), and no
+// output is the same file as any other listed file, so --out cannot overwrite
+// --data ("x", "./x" and a link to x are one file). Otherwise prints
+// "looplens NAME: ..." and returns FALSE.
+gboolean command_check_files(const char *name, const CommandFile *files, size_t n);
 
 // Reads --boost AMOUNT: a finite number within +-COMMAND_MAX_BOOST, or prints
 // "looplens NAME: --boost: ..." and returns FALSE.

@@ -59,29 +59,25 @@ static void field_for_message(char out[32], const char *field, size_t len)
     out[n] = '\0';
 }
 
-// One field: a finite number that fits a float, in the C locale, nothing else
-// (no spaces around it). On failure writes the reason into why.
+// One field: a decimal number that fits a float, in the C locale, nothing
+// else (no spaces around it, no hex, inf or nan: parse_double's rules, the
+// same as for every number LoopLens reads). On failure writes the reason.
 static bool parse_field(const char *field, size_t len, float *out, char *why, size_t why_size)
 {
     char shown[32];
     field_for_message(shown, field, len);
     char text[FIELD_MAX + 1];
-    if (len > FIELD_MAX || memchr(field, '\0', len) || g_ascii_isspace(field[0])) {
+    if (len > FIELD_MAX || memchr(field, '\0', len)) {
         g_snprintf(why, why_size, "not a number: '%s'", shown);
         return false;
     }
     memcpy(text, field, len);
     text[len] = '\0';
-    char *end = NULL;
-    errno = 0;
-    double value = g_ascii_strtod(text, &end);
-    if (end != text + len) {
-        g_snprintf(why, why_size, "not a number: '%s'", shown);
-        return false;
-    }
-    // ERANGE with a finite result is an underflow to (almost) zero: a fine float.
-    if (!isfinite(value)) {
-        g_snprintf(why, why_size, "not a finite number: '%s'", shown);
+    double value;
+    GError *inner = NULL;
+    if (!parse_double(text, NULL, &value, &inner)) {
+        g_strlcpy(why, inner->message, why_size);
+        g_error_free(inner);
         return false;
     }
     // %.9g identifies a float exactly, and rounding through double (53 bits)

@@ -208,7 +208,8 @@ bool problem_parse(const char *line, Problem *out, char *why, size_t why_size)
     for (char *word = strtok_r(buf, " \t", &save); word; word = strtok_r(NULL, " \t", &save)) {
         int id = vocab_lookup(word);
         if (id < 0) {
-            snprintf(why, why_size, "token %d '%.20s' is not in the vocabulary", count + 1, word);
+            // Positions count from 0, as in SPEC section 1 and every other message.
+            snprintf(why, why_size, "position %d: '%.20s' is not in the vocabulary", count, word);
             return false;
         }
         if (count < PROBLEM_LEN)
@@ -250,6 +251,15 @@ bool problem_set_read(const char *path, ProblemSet *out, GError **error)
         gsize len = end - start;
         const char *line = contents + start;
         start = end + 1;
+        // Some editors start a UTF-8 file with a byte-order mark (EF BB BF).
+        // It is no token, and "'\uFEFF[START]' is not in the vocabulary"
+        // would hide what is wrong: say so instead of guessing it away.
+        if (line_no == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            g_set_error(error, LL_ERROR, LL_ERROR_PARSE,
+                        "%s:1: starts with a UTF-8 byte-order mark; save it without one", path);
+            ok = false;
+            break;
+        }
         if (memchr(line, '\0', len)) {
             g_set_error(error, LL_ERROR, LL_ERROR_PARSE, "%s:%ld: contains a NUL byte", path,
                         line_no);

@@ -1,5 +1,10 @@
 // ch01_cli.c: `looplens generate` as a user runs it.
+#define _XOPEN_SOURCE 700 // mkfifo, symlink
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "problem.h"
 #include "testutil.h"
@@ -78,6 +83,42 @@ static void test_generate_bad_flags(void)
     g_free(out);
 }
 
+// --out names where the bytes go, it is not a file to replace: a FIFO is
+// refused (and stays a FIFO), a symbolic link is written through (and stays a
+// link). The same holds for every command: they share AtomicFile.
+static void test_generate_out_is_written_to_not_replaced(void)
+{
+    char *fifo = test_path("out.fifo");
+    g_assert_cmpint(mkfifo(fifo, 0644), ==, 0);
+    char *err = NULL;
+    int status = test_run_looplens(NULL, &err, "generate", "--split", "train", "--count", "5",
+                                   "--seed", "1", "--out", fifo, NULL);
+    g_test_message("%s", err);
+    g_assert_cmpint(status, !=, 0);
+    g_assert_cmpint(test_count_lines(err), ==, 1);
+    char *expected = g_strdup_printf("looplens generate: %s: not a regular file (a FIFO)\n", fifo);
+    g_assert_cmpstr(err, ==, expected);
+    g_free(expected);
+    g_free(err);
+    GStatBuf st;
+    g_assert_cmpint(g_lstat(fifo, &st), ==, 0);
+    g_assert_true(S_ISFIFO(st.st_mode));
+
+    char *real = test_write_file("real.txt", "old\n");
+    char *link = test_path("link.txt");
+    g_assert_cmpint(symlink(real, link), ==, 0);
+    g_assert_cmpint(test_run_looplens(NULL, NULL, "generate", "--split", "train", "--count", "5",
+                                      "--seed", "1", "--out", link, NULL), ==, 0);
+    g_assert_cmpint(g_lstat(link, &st), ==, 0);
+    g_assert_true(S_ISLNK(st.st_mode));
+    ProblemSet set;
+    GError *error = NULL;
+    g_assert_true(problem_set_read(real, &set, &error));
+    g_assert_cmpuint(set.count, ==, 5);
+    problem_set_free(&set);
+    g_free(real), g_free(link), g_free(fifo);
+}
+
 static void test_generate_help(void)
 {
     char *text = NULL;
@@ -95,6 +136,8 @@ int main(int argc, char **argv)
     g_test_add_func("/ch01/cli/generate-reproducible", test_generate_writes_valid_reproducible_file);
     g_test_add_func("/ch01/cli/generate-shuffled", test_generate_shuffled_order);
     g_test_add_func("/ch01/cli/generate-bad-flags", test_generate_bad_flags);
+    g_test_add_func("/ch01/cli/out-written-not-replaced",
+                    test_generate_out_is_written_to_not_replaced);
     g_test_add_func("/ch01/cli/help", test_generate_help);
     return g_test_run();
 }

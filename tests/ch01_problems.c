@@ -178,6 +178,9 @@ static void test_reader_rejects(void)
         {"[START] a 5 b 3 c 7 d 2 [VARS] a c [EQ] ans = a * c [ANS]", "19 tokens"},
         {"[START] a 5 b 3 c 7 d 2 [VARS] a c [EQ] ans = a * c [ANS] 35 35", "21 tokens"},
         {"[START] a 5 b 3 c 7 e 2 [VARS] a c [EQ] ans = a * c [ANS] 35", "'e' is not in the vocabulary"},
+        // Positions count from 0 in every message, an unknown token's too.
+        {"[START] a 5 b 3 c 7 e 2 [VARS] a c [EQ] ans = a * c [ANS] 35", "position 7: 'e' is not"},
+        {"x a 5 b 3 c 7 d 2 [VARS] a c [EQ] ans = a * c [ANS] 35", "position 0: 'x' is not"},
         {"[START] a 5 a 3 c 7 d 2 [VARS] a c [EQ] ans = a * c [ANS] 35", "defined twice (positions 1 and 3)"},
         {"[START] 5 5 b 3 c 7 d 2 [VARS] a c [EQ] ans = a * c [ANS] 35", "position 1: expected a variable name"},
         {"[START] a 10 b 3 c 7 d 2 [VARS] a c [EQ] ans = a * c [ANS] 50", "position 2: expected a value 0..9"},
@@ -203,6 +206,22 @@ static void test_reader_rejects(void)
         g_free(path);
         g_free(text);
     }
+}
+
+// A UTF-8 byte-order mark is named as such, not as a strange first token.
+static void test_reader_names_a_bom(void)
+{
+    char *path = test_write_file(
+        "bom.txt", "\xEF\xBB\xBF[START] a 5 b 3 c 7 d 2 [VARS] a c [EQ] ans = a * c [ANS] 35\n");
+    ProblemSet set;
+    GError *error = NULL;
+    g_assert_false(problem_set_read(path, &set, &error));
+    char *expected =
+        g_strdup_printf("%s:1: starts with a UTF-8 byte-order mark; save it without one", path);
+    g_assert_cmpstr(error->message, ==, expected);
+    g_free(expected);
+    g_error_free(error);
+    g_free(path);
 }
 
 static void test_reader_accepts_crlf_comments_blanks(void)
@@ -305,6 +324,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ch01/split/one-key-in-ten", test_test_split_share);
     g_test_add_func("/ch01/text/round-trip", test_text_round_trip);
     g_test_add_func("/ch01/reader/rejects", test_reader_rejects);
+    g_test_add_func("/ch01/reader/bom", test_reader_names_a_bom);
     g_test_add_func("/ch01/reader/crlf-comments-blanks", test_reader_accepts_crlf_comments_blanks);
     g_test_add_func("/ch01/reader/empty-file", test_reader_empty_file_is_an_error);
     g_test_add_func("/ch01/reader/binary-garbage", test_reader_binary_garbage);

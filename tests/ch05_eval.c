@@ -140,6 +140,21 @@ static void test_bad_input(void)
     FAILS("unexpected argument", "--model", model_path, "--data", data_path, "--out", "OUT",
           "extra");
     FAILS("--nonsense", "--nonsense", "--model", model_path, "--data", data_path, "--out", "OUT");
+    // --out may not overwrite an input (however spelled) or a folder; the
+    // data file is still the same problems afterwards.
+    char *data_copy = g_strdup_printf("%s/./%s", test_tmpdir(), "test.txt");
+    FAILS("--out and --data name the same file", "--model", model_path, "--data", data_path,
+          "--out", data_copy);
+    FAILS("--out and --model name the same file", "--model", model_path, "--data", data_path,
+          "--out", model_path);
+    FAILS("not a regular file (a folder)", "--model", model_path, "--data", data_path, "--out",
+          test_tmpdir());
+    ProblemSet set;
+    GError *error = NULL;
+    g_assert_true(problem_set_read(data_path, &set, &error));
+    g_assert_cmpuint(set.count, ==, 300);
+    problem_set_free(&set);
+    g_free(data_copy);
     // An unwritable destination (a directory that does not exist).
     char *nowhere = test_path("no-such-dir/out.tsv");
     char *err = NULL;

@@ -6,10 +6,12 @@
 // each takes a fraction of a second.
 #define _POSIX_C_SOURCE 200809L // kill
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "checkpoint.h"
@@ -171,6 +173,8 @@ static void test_bad_input(void)
     char *text = test_write_file("not-a-state.txt", "hello\n");
     char *checkpoint = test_tiny_checkpoint("tiny.safetensors", 1, 0.02f);
     char *missing_dir = test_path("no/such/dir/out.safetensors");
+    char *folder = test_path("a-folder");
+    g_assert_cmpint(g_mkdir(folder, 0755), ==, 0);
     const struct {
         const char *args[12];
         const char *words;
@@ -191,6 +195,12 @@ static void test_bad_input(void)
         {{"--resume", "/no/such/file.state", "--out", out}, "file.state"},
         {{"--preset", "tiny", "--steps", "2", "--out", missing_dir}, "no/such/dir"},
         {{"--preset", "tiny", "--unknown-flag", "--out", out}, "--unknown-flag"},
+        // Outputs are checked before the first step (one line: no progress).
+        {{"--preset", "tiny", "--steps", "3", "--out", folder}, "not a regular file (a folder)"},
+        {{"--preset", "tiny", "--steps", "3", "--state", folder, "--out", out}, "(a folder)"},
+        {{"--preset", "tiny", "--steps", "3", "--log", folder, "--out", out}, "(a folder)"},
+        {{"--preset", "tiny", "--steps", "3", "--log", out, "--out", out},
+         "--out and --log name the same file"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         const char *argv[16] = {"train"};
@@ -223,7 +233,127 @@ static void test_bad_input(void)
     assert_one_line_error(status, err, "--lr");
     g_free(err);
     g_free(good), g_free(good_state);
-    g_free(out), g_free(text), g_free(checkpoint), g_free(missing_dir);
+    g_free(out), g_free(text), g_free(checkpoint), g_free(missing_dir), g_free(folder);
+}
+
+// The "squaring" column (the 8th) of every row of a --log TSV, and the steps.
+static void read_log(const char *path, GArray *steps, GArray *squaring)
+{
+    gsize length;
+    char *text = read_file(path, &length);
+    char **lines = g_strsplit(text, "\n", -1);
+    for (int i = 1; lines[i] && *lines[i]; i++) { // line 0 is the header
+        char **fields = g_strsplit(lines[i], "\t", -1);
+        g_assert_cmpuint(g_strv_length(fields), ==, 12);
+        int step = atoi(fields[0]), count = atoi(fields[7]);
+        g_array_append_val(steps, step);
+        g_array_append_val(squaring, count);
+        g_strfreev(fields);
+    }
+    g_strfreev(lines);
+    g_free(text);
+}
+
+// --resume evaluates as the first part did: --eval-every, --eval-count and
+// --eval-seed are kept in the training state, not reset to the defaults.
+static void test_resume_keeps_eval_settings(void)
+{
+    char *out = test_path("evals.safetensors"), *state = g_strconcat(out, ".state", NULL);
+    char *log1 = test_path("evals1.tsv"), *log2 = test_path("evals2.tsv");
+    g_assert_cmpint(test_run_looplens(NULL, NULL, "train", "--preset", "tiny", "--steps", "4",
+                                      "--batch", "8", "--eval-every", "1", "--eval-count", "60",
+                                      "--eval-seed", "9", "--stop-after", "2", "--log", log1,
+                                      "--out", out, NULL), ==, 0);
+    g_assert_cmpint(test_run_looplens(NULL, NULL, "train", "--resume", state, "--log", log2,
+                                      "--out", out, NULL), ==, 0);
+    GArray *steps1 = g_array_new(FALSE, FALSE, sizeof(int));
+    GArray *squaring1 = g_array_new(FALSE, FALSE, sizeof(int));
+    GArray *steps2 = g_array_new(FALSE, FALSE, sizeof(int));
+    GArray *squaring2 = g_array_new(FALSE, FALSE, sizeof(int));
+    read_log(log1, steps1, squaring1);
+    read_log(log2, steps2, squaring2);
+    // Every step evaluated (--eval-every 1; the default is every 100).
+    g_assert_cmpuint(steps1->len, ==, 2);
+    g_assert_cmpuint(steps2->len, ==, 2);
+    g_assert_cmpint(g_array_index(steps2, int, 0), ==, 3);
+    g_assert_cmpint(g_array_index(steps2, int, 1), ==, 4);
+    // The same 60 held-out problems of seed 9: as many squaring problems as
+    // test_problems finds there (2000 problems of seed 1 would hold ~160).
+    Problem problems[60];
+    test_problems(problems, 60, ORDER_FIXED, 9);
+    int squaring = 0;
+    for (int i = 0; i < 60; i++)
+        squaring += problem_is_squaring(&problems[i]);
+    for (guint i = 0; i < 2; i++) {
+        g_assert_cmpint(g_array_index(squaring1, int, i), ==, squaring);
+        g_assert_cmpint(g_array_index(squaring2, int, i), ==, squaring);
+    }
+    g_array_free(steps1, TRUE), g_array_free(squaring1, TRUE);
+    g_array_free(steps2, TRUE), g_array_free(squaring2, TRUE);
+    g_free(out), g_free(state), g_free(log1), g_free(log2);
+}
+
+// Runs looplens with a limit on the size of any file it writes (RLIMIT_FSIZE),
+// a stand-in for a full disk: a write past it fails with EFBIG.
+static rlim_t file_size_limit;
+static void limit_file_size(gpointer data)
+{
+    (void)data;
+    signal(SIGXFSZ, SIG_IGN); // fail the write instead of killing the process
+    struct rlimit limit = {file_size_limit, file_size_limit};
+    setrlimit(RLIMIT_FSIZE, &limit);
+}
+
+static int run_with_file_size_limit(char **err, const char *const *args)
+{
+    GPtrArray *argv = g_ptr_array_new();
+    g_ptr_array_add(argv, (gpointer)g_getenv("LOOPLENS_EXE"));
+    for (int i = 0; args[i]; i++)
+        g_ptr_array_add(argv, (gpointer)args[i]);
+    g_ptr_array_add(argv, NULL);
+    int wait_status = 0;
+    GError *error = NULL;
+    g_assert_true(g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                               limit_file_size, NULL, NULL, err, &wait_status, &error));
+    g_assert_no_error(error);
+    g_ptr_array_free(argv, TRUE);
+    return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+}
+
+// The checkpoint and its state are one pair: when saving the state fails
+// (here: the disk "fills" after the smaller checkpoint), neither file
+// changes, so the old checkpoint still sits next to its own state.
+static void test_failed_save_keeps_the_pair(void)
+{
+    char *out = test_path("pair.safetensors"), *state = g_strconcat(out, ".state", NULL);
+    g_assert_cmpint(test_run_looplens(NULL, NULL, "train", TINY, "--stop-after", "2", "--out",
+                                      out, NULL), ==, 0);
+    gsize out_length, state_length;
+    char *old_out = read_file(out, &out_length), *old_state = read_file(state, &state_length);
+    g_assert_cmpuint(out_length, <, state_length); // Adam's moments triple the weights
+    file_size_limit = (out_length + state_length) / 2;
+    char *err = NULL;
+    const char *const args[] = {"train", "--resume", state, "--out", out, NULL};
+    int status = run_with_file_size_limit(&err, args);
+    g_test_message("status %d: %s", status, err);
+    g_assert_cmpint(status, ==, 1);
+    // The message names the state the user knows, not a temp file.
+    g_assert_nonnull(strstr(err, state));
+    g_assert_null(strstr(err, ".tmp-"));
+    gsize length;
+    char *now = read_file(out, &length);
+    g_assert_cmpmem(now, length, old_out, out_length);
+    g_free(now);
+    now = read_file(state, &length);
+    g_assert_cmpmem(now, length, old_state, state_length);
+    g_free(now);
+    // And no temp file is left beside them.
+    GDir *dir = g_dir_open(test_tmpdir(), 0, NULL);
+    for (const char *name; (name = g_dir_read_name(dir));)
+        if (strstr(name, "pair.safetensors.tmp-") || strstr(name, "pair.safetensors.state.tmp-"))
+            g_test_fail_printf("temp file left: %s", name);
+    g_dir_close(dir);
+    g_free(err), g_free(old_out), g_free(old_state), g_free(out), g_free(state);
 }
 
 // A state whose weights make the loss non-finite: the run stops with a clear
@@ -271,5 +401,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ch06/cli/interrupt-saves", test_interrupt_saves);
     g_test_add_func("/ch06/cli/bad-input", test_bad_input);
     g_test_add_func("/ch06/cli/nan-stops-cleanly", test_nan_stops_cleanly);
+    g_test_add_func("/ch06/cli/resume-keeps-eval-settings", test_resume_keeps_eval_settings);
+    g_test_add_func("/ch06/cli/failed-save-keeps-the-pair", test_failed_save_keeps_the_pair);
     return g_test_run();
 }

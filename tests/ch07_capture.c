@@ -261,7 +261,7 @@ static void test_capture_bad_flags(void)
         {{"capture", "--model", model, "--data", data, "--layer", "0", "--head", "0", "--out", out}, "--index is required"},
         {{"capture", "--model", model, "--data", data, "--index", "0", "--layer", "0", "--head", "0"}, "--out is required"},
         {{"capture", "--model", model, "--data", data, "--index", "1", "--layer", "0", "--head", "0", "--out", out}, "--index: 1 is out of range: there are 1 problems"},
-        {{"capture", "--model", model, "--data", data, "--index", "-1", "--layer", "0", "--head", "0", "--out", out}, "--index"},
+        {{"capture", "--model", model, "--data", data, "--index", "-1", "--layer", "0", "--head", "0", "--out", out}, "--index: expected an integer 0 or more, got '-1'"},
         {{"capture", "--model", model, "--data", data, "--index", "0", "--layer", "2", "--head", "0", "--out", out}, "--layer: 2 is out of range: there are 2 layers (0..1)"},
         {{"capture", "--model", model, "--data", data, "--index", "0", "--layer", "0", "--head", "5", "--out", out}, "--head: 5 is out of range: there are 2 heads (0..1)"},
         {{"capture", "--model", model, "--data", data, "--index", "x", "--layer", "0", "--head", "0", "--out", out}, "--index"},
@@ -272,6 +272,9 @@ static void test_capture_bad_flags(void)
         {{"capture", "--model", model, "--data", corrupt, "--index", "0", "--layer", "0", "--head", "0", "--out", out}, "corrupt.safetensors:1"},
         {{"capture", "--model", model, "--data", data, "--index", "0", "--layer", "0", "--head", "0", "--out", "/nonexistent/x.csv"}, "/nonexistent/x.csv"},
         {{"capture", "--model", model, "--data", data, "--index", "0", "--layer", "0", "--head", "0", "--out", out, "stray"}, "stray"},
+        // A bad --npy leaves no CSV behind: both are written, or neither.
+        {{"capture", "--model", model, "--data", data, "--index", "0", "--layer", "0", "--head", "0", "--npy", "/nonexistent/c.npy", "--out", out}, "/nonexistent/c.npy"},
+        {{"capture", "--model", model, "--data", data, "--index", "0", "--layer", "0", "--head", "0", "--npy", out, "--out", out}, "--out and --npy name the same file"},
     };
     // clang-format on
     for (size_t k = 0; k < G_N_ELEMENTS(calls); k++) {
