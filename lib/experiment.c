@@ -126,12 +126,17 @@ static bool evaluate_test_set(ModelRun *m, const ExperimentOptions *options, GEr
     for (int s = 0; s < SUBSETS; s++)
         pattern_average_init(&m->average[s], L, NH);
     int tokens[EVAL_BATCH * T];
+    bool squaring[EVAL_BATCH];
     double sum_p = 0.0;
     for (size_t start = 0; start < m->count; start += EVAL_BATCH) {
         int B = m->count - start < EVAL_BATCH ? (int)(m->count - start) : EVAL_BATCH;
-        for (int b = 0; b < B; b++)
+        for (int b = 0; b < B; b++) {
             memcpy(tokens + b * T, m->problems[start + b].tokens, sizeof(int) * T);
-        if (!gpt_forward(&m->model, tokens, B, NULL, error))
+            squaring[b] = problem_is_squaring(&m->problems[start + b]);
+        }
+        // The same results as gpt_forward, computing each shared prefix once
+        // and the attention patterns of the squaring problems only.
+        if (!gpt_forward_shared(&m->model, tokens, B, squaring, error))
             return false;
         for (int b = 0; b < B; b++) {
             const Problem *p = &m->problems[start + b];

@@ -25,12 +25,24 @@
 // e^a for a in [-87, 0]: write a = n ln2 + r with n an integer and
 // |r| <= ln2 / 2, then e^a = 2^n e^r: e^r from its Taylor series (8 terms:
 // error < 1e-8), 2^n written straight into a float's exponent bits.
+//
+// n is never converted from float to int. Adding round_magic leaves n in the
+// low bits of the sum (its bits are those of round_magic plus n), and the
+// exponent is built from those bits in unsigned arithmetic. Why: a NaN or
+// infinite x makes a NaN here, and a NaN converted to int is undefined
+// behaviour (as is shifting the negative int that conversion gives in
+// practice). A clamp of a in front of the conversion would avoid that, but
+// the compiler then splits the clamped case off as a branch of constants and
+// cannot vectorize the loops below (a float-to-int conversion may trap, so it
+// will not run it unconditionally). Without the conversion, a NaN a just
+// gives a NaN result, and the loops vectorize.
 static inline float exp_nonpositive(float a)
 {
     const float round_magic = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
-    a = a >= -87.0f ? a : -87.0f; // also maps NaN to -87; the caller's x still carries the NaN
-    float n = (a * 1.44269504f + round_magic) - round_magic;      // round(a / ln 2)
-    float r = (a - n * 0.693145752f) - n * 1.42860677e-6f;        // ln 2 in two parts: exact
+    const uint32_t round_magic_bits = 0x4B400000u;         // the bits of round_magic
+    float shifted = a * 1.44269504f + round_magic;          // round_magic + n, exactly
+    float n = shifted - round_magic;                        // round(a / ln 2)
+    float r = (a - n * 0.693145752f) - n * 1.42860677e-6f; // ln 2 in two parts: exact
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -39,7 +51,11 @@ static inline float exp_nonpositive(float a)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    uint32_t bits = (uint32_t)((int32_t)n + 127) << 23; // the float 2^n
+    // The float 2^n: exponent field n + 127. For |n| < 2^22 the sum's bits are
+    // round_magic_bits + n (modulo 2^32), so subtracting them gives n.
+    uint32_t shifted_bits;
+    memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
+    uint32_t bits = (shifted_bits - round_magic_bits + 127u) << 23;
     float two_to_n;
     memcpy(&two_to_n, &bits, sizeof two_to_n);
     return p * two_to_n;

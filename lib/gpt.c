@@ -2,6 +2,7 @@
 // initialisation, the boost, and the forward pass.
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "layers.h"
@@ -231,6 +232,7 @@ void gpt_free(GPT *model)
 {
     g_free(model->params_memory);
     g_free(model->acts_memory);
+    g_free(model->shared_memory);
     memset(model, 0, sizeof *model);
 }
 
@@ -369,11 +371,11 @@ static bool ensure_activations(GPT *model, int B, GError **error)
 
 #define MAX_BATCH (1 << 20) // far more problems than a forward pass ever needs
 
-bool gpt_forward(GPT *model, const int *tokens, int B, const Boost *boost, GError **error)
+// The checks both forward passes start with: a model with weights, a batch
+// size in range, every token id in the vocabulary. Then room for B problems.
+static bool forward_start(GPT *model, const int *tokens, int B, GError **error)
 {
-    const GPTConfig *cfg = &model->config;
-    int L = cfg->n_layer, NH = cfg->n_head, C = cfg->d_model, F = cfg->d_ff;
-    int V = cfg->vocab_size, T = cfg->block_size;
+    int V = model->config.vocab_size, T = model->config.block_size;
     if (!model->params_memory) {
         g_set_error(error, LL_ERROR, LL_ERROR_INVALID, "forward pass of a model with no parameters");
         return false;
@@ -394,6 +396,16 @@ bool gpt_forward(GPT *model, const int *tokens, int B, const Boost *boost, GErro
     if (!ensure_activations(model, B, error))
         return false;
     model->batch = B;
+    return true;
+}
+
+bool gpt_forward(GPT *model, const int *tokens, int B, const Boost *boost, GError **error)
+{
+    const GPTConfig *cfg = &model->config;
+    int L = cfg->n_layer, NH = cfg->n_head, C = cfg->d_model, F = cfg->d_ff;
+    int V = cfg->vocab_size, T = cfg->block_size;
+    if (!forward_start(model, tokens, B, error))
+        return false;
 
     // Per-layer tensors are indexed with this batch's B: layer l of a (L,B,T,C)
     // tensor starts at l * B*T*C (see model.h).
@@ -467,6 +479,322 @@ bool gpt_forward(GPT *model, const int *tokens, int B, const Boost *boost, GErro
         matmul_forward(logits, ln_f_ans, params.wte, NULL, 1, C, V);
         softmax_row(acts.probs + (size_t)b * V, logits, V);
     }
+    return true;
+}
+
+// ----------------------------------------------------------------------------
+// The forward pass with shared prefixes (for `looplens experiment`)
+//
+// Why: the experiment evaluates 12,000 problems per model, and their first
+// positions repeat: every problem starts with [START]; with the fixed order,
+// position 1 is always `a`, position 2 one of ten values, position 4 one of a
+// hundred pairs... With causal attention, position t depends on tokens 0..t
+// only, so two problems that agree on tokens 0..t agree on every activation of
+// positions 0..t, in every layer. gpt_forward_shared therefore builds the
+// batch's prefix tree, a node for each distinct prefix (tokens 0..t), runs the
+// nodes through the layers instead of all B*T positions, and copies each
+// node's attention rows out to every problem that shares it. (In the
+// experiment's batches of 256, with position 19 of the squaring problems only,
+// there are 68% as many nodes as positions with the fixed order and 78% with
+// shuffled definitions.) It also skips
+// what no one reads: position 19 and the attention hooks of problems whose
+// hooks are not wanted, and, in the last layer, everything after the
+// attention at positions other than POS_ANS.
+//
+// The same bits as gpt_forward: each node's row is computed with the same
+// arithmetic gpt_forward uses for that position.
+//  - LayerNorm, the linear layers, GELU and the residual additions treat every
+//    row on its own.
+//  - Attention: a node's query meets the keys and values of its ancestors, the
+//    nodes of its prefix at positions 0..t, with every sum in the order of
+//    attention_forward_vectorized. The keys after t, which that function also
+//    visits, are masked: weight 0, they add exactly 0 and are skipped here.
+//  - OpenBLAS computes an sgemm call with a small output (rows x OC <= 1200)
+//    with a separate "small matrix" kernel that rounds differently.
+//    matmul_forward calls sgemm on blocks of 128 rows, and the last block may
+//    be short; here every range of rows is padded to a multiple of
+//    SHARED_ROW_PAD, so that no block has fewer than 16 rows. (gpt_forward
+//    itself meets that kernel when B*T leaves a last block of 4 or 8 rows; for
+//    a batch of a multiple of 32 problems it never does.)
+#define SHARED_ROW_PAD 16
+
+static int pad_rows(int rows)
+{
+    return (rows + SHARED_ROW_PAD - 1) / SHARED_ROW_PAD * SHARED_ROW_PAD;
+}
+
+// A problem and where its tokens are, for sorting a batch.
+typedef struct {
+    const int *tokens; // (T)
+    int b;
+} SortedProblem;
+
+// Lexicographic order of the tokens (then the index, so the order is total):
+// problems that share a prefix become neighbours.
+static int compare_problems(const void *pa, const void *pb)
+{
+    const SortedProblem *a = pa, *b = pb;
+    for (int t = 0; t < BLOCK_SIZE; t++)
+        if (a->tokens[t] != b->tokens[t])
+            return a->tokens[t] < b->tokens[t] ? -1 : 1;
+    return (a->b > b->b) - (a->b < b->b);
+}
+
+// The prefix tree of a batch. Nodes are numbered position by position (every
+// node of position 0, then of position 1, ...), so the nodes of one position
+// are a contiguous range of rows.
+//   node_of (B,T)  the node of problem b's prefix 0..t; -1 at position 19 of
+//                  a problem whose hooks are not wanted (nothing reads it)
+//   node_pos (M)   a node's position t
+//   node_rep (M)   a problem with that prefix: node_of[node_rep[n]][j] is the
+//                  node's ancestor at position j <= t
+//   first (T+1)    the nodes of position t are first[t] .. first[t+1]-1
+// Returns M, the number of nodes.
+static int build_prefix_tree(int *node_of, int *node_pos, int *node_rep, int *first,
+                             const int *tokens, const bool *keep_hooks, int B, int T)
+{
+    SortedProblem *sorted = g_new(SortedProblem, B);
+    for (int b = 0; b < B; b++)
+        sorted[b] = (SortedProblem){tokens + (size_t)b * T, b};
+    qsort(sorted, B, sizeof *sorted, compare_problems);
+    int M = 0;
+    for (int t = 0; t < T; t++) {
+        first[t] = M;
+        int prev = -1; // the last problem given a node at t, in sorted order
+        for (int k = 0; k < B; k++) {
+            int b = sorted[k].b;
+            if (t > POS_ANS && keep_hooks && !keep_hooks[b]) {
+                node_of[b * T + t] = -1;
+                continue;
+            }
+            // In sorted order, a prefix is new unless the previous problem has
+            // the same one: the same node at t - 1 and the same token at t.
+            if (prev >= 0 && (t == 0 || node_of[prev * T + t - 1] == node_of[b * T + t - 1]) &&
+                tokens[prev * T + t] == tokens[b * T + t]) {
+                node_of[b * T + t] = node_of[prev * T + t];
+            } else {
+                node_pos[M] = t;
+                node_rep[M] = b;
+                node_of[b * T + t] = M++;
+            }
+            prev = b;
+        }
+    }
+    first[T] = M;
+    g_free(sorted);
+    return M;
+}
+
+// Entries j0 .. j0+width-1 of a (K) @ m (K,N), m with row stride ldm: the sums
+// of attention.c's row_block, each entry summed over k in order from 0, up to
+// 8 neighbouring entries side by side in local variables (vector registers;
+// width is a constant wherever this is inlined).
+static inline void row_block_shared(float *out, const float *a, const float *m, int ldm, int j0,
+                                    int width, int K)
+{
+    float acc[8] = {0};
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < width; j++)
+            acc[j] += a[k] * m[(size_t)k * ldm + j0 + j];
+    for (int j = 0; j < width; j++)
+        out[j0 + j] = acc[j];
+}
+
+// out (N) = a (K) @ m (K,N), in the blocks of attention.c's matmul_a_b.
+static inline void row_times_matrix(float *out, const float *a, const float *m, int ldm, int N,
+                                    int K)
+{
+    int j0 = 0;
+    for (; j0 + 8 <= N; j0 += 8)
+        row_block_shared(out, a, m, ldm, j0, 8, K);
+    for (; j0 + 4 <= N; j0 += 4)
+        row_block_shared(out, a, m, ldm, j0, 4, K);
+    for (; j0 < N; j0++)
+        row_block_shared(out, a, m, ldm, j0, 1, K);
+}
+
+// Causal attention for the nodes, every sum in the order of
+// attention_forward_vectorized (see the top of this section). Each node is
+// computed while visiting its representative problem: that problem's keys
+// and values in one head, gathered as K^T (hs,T) and V (T,hs) like there,
+// serve every node it represents. As there, the scores of all T keys are
+// computed, then the keys after the node's position are masked.
+// out (M,C); node_scores, node_pattern (M,NH,T); qkv (M,3C); node_of (B,T);
+// node_rep (M)
+static void attention_nodes_forward(float *out, float *node_scores, float *node_pattern,
+                                    const float *qkv, const int *node_of, const int *node_rep,
+                                    int B, int T, int C, int NH)
+{
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel
+    {
+        float *k_t = g_new(float, (size_t)hs * T); // (hs,T) one problem's keys, transposed
+        float *v = g_new(float, (size_t)T * hs);   // (T,hs) and values
+#pragma omp for schedule(static)
+        for (int b = 0; b < B; b++) {
+            const int *path = node_of + (size_t)b * T; // path[j]: the node at position j
+            for (int h = 0; h < NH; h++) {
+                // The positions with a node: all T, or up to POS_ANS when the
+                // hooks are not kept (then key and value 19 are zeros, masked
+                // anyway).
+                int positions = path[T - 1] >= 0 ? T : T - 1;
+                for (int j = 0; j < positions; j++) {
+                    const float *k = qkv + (size_t)path[j] * 3 * C + C + h * hs;
+                    for (int d = 0; d < hs; d++)
+                        k_t[d * T + j] = k[d];
+                    memcpy(v + (size_t)j * hs, k + C, hs * sizeof(float));
+                }
+                for (int j = positions; j < T; j++) {
+                    for (int d = 0; d < hs; d++)
+                        k_t[d * T + j] = 0.0f;
+                    memset(v + (size_t)j * hs, 0, hs * sizeof(float));
+                }
+                for (int t = 0; t < T; t++) {
+                    int n = path[t];
+                    if (n < 0 || node_rep[n] != b)
+                        continue; // another problem's node, or none
+                    float *s = node_scores + ((size_t)n * NH + h) * T;  // (T)
+                    float *p = node_pattern + ((size_t)n * NH + h) * T; // (T)
+                    // scores = q K^T / sqrt(hs), then the mask
+                    row_times_matrix(s, qkv + (size_t)n * 3 * C + h * hs, k_t, T, T, hs);
+                    for (int j = 0; j < T; j++)
+                        s[j] *= scale;
+                    for (int j = t + 1; j < T; j++)
+                        s[j] = -INFINITY;
+                    softmax_row(p, s, T);
+                    // out (hs) = p V over the keys up to t (the rest weigh 0)
+                    row_times_matrix(out + (size_t)n * C + h * hs, p, v, hs, hs, t + 1);
+                }
+            }
+        }
+        g_free(k_t);
+        g_free(v);
+    }
+}
+
+bool gpt_forward_shared(GPT *model, const int *tokens, int B, const bool *keep_hooks,
+                        GError **error)
+{
+    const GPTConfig *cfg = &model->config;
+    int L = cfg->n_layer, NH = cfg->n_head, C = cfg->d_model, F = cfg->d_ff;
+    int V = cfg->vocab_size, T = cfg->block_size;
+    if (!forward_start(model, tokens, B, error))
+        return false;
+
+    // The tree: at most B*T nodes.
+    size_t BT = (size_t)B * T;
+    int *node_of = g_new(int, 3 * BT + T + 1); // node_of (B,T), node_pos, node_rep (BT), first
+    int *node_pos = node_of + BT, *node_rep = node_pos + BT, *first = node_rep + BT;
+    int M = build_prefix_tree(node_of, node_pos, node_rep, first, tokens, keep_hooks, B, T);
+
+    // One layer's rows, reused layer after layer, with room for the padding
+    // of any range of rows (zeros: they go through the layers harmlessly and
+    // are never read). Kept for the next call.
+    size_t rows = BT + 2 * SHARED_ROW_PAD;
+    size_t per_row = 8 * (size_t)C + 2 * (size_t)F + 2 + 2 * (size_t)NH * T;
+    if (model->shared_floats < rows * per_row) {
+        float *memory = g_try_new(float, rows * per_row);
+        if (!memory) {
+            g_set_error(error, LL_ERROR, LL_ERROR_INVALID,
+                        "cannot allocate the prefix tree's rows for a batch of %d (%zu MB)", B,
+                        rows * per_row * sizeof(float) >> 20);
+            g_free(node_of);
+            return false;
+        }
+        g_free(model->shared_memory);
+        model->shared_memory = memory;
+        model->shared_floats = rows * per_row;
+    }
+    float *x = model->shared_memory;                       // (rows,C) the residual stream
+    float *ln = x + rows * C;                              // (rows,C)
+    float *mean = ln + rows * C;                           // (rows)
+    float *rstd = mean + rows;                             // (rows)
+    float *qkv = rstd + rows;                              // (rows,3C)
+    float *attn_out = qkv + rows * 3 * C;                  // (rows,C)
+    float *proj = attn_out + rows * C;                     // (rows,C)
+    float *resid_mid = proj + rows * C;                    // (rows,C)
+    float *fc = resid_mid + rows * C;                      // (rows,F)
+    float *fc_gelu = fc + rows * F;                        // (rows,F)
+    float *node_scores = fc_gelu + rows * F;               // (rows,NH,T)
+    float *node_pattern = node_scores + rows * NH * T;     // (rows,NH,T)
+
+    ParameterTensors params = model->params;
+    ActivationTensors acts = model->acts;
+    // The embeddings of every position, then each node's row.
+    encoder_forward(acts.encoded, tokens, params.wte, params.wpe, B, T, C);
+    for (int n = 0; n < M; n++)
+        memcpy(x + (size_t)n * C, acts.encoded + ((size_t)node_rep[n] * T + node_pos[n]) * C,
+               C * sizeof(float));
+    memset(x + (size_t)M * C, 0, (rows - M) * C * sizeof(float));
+    memset(attn_out + (size_t)M * C, 0, (rows - M) * C * sizeof(float));
+
+    for (int l = 0; l < L; l++) {
+        const float *ln_1_w = params.ln_1_weight + (size_t)l * C;
+        const float *ln_1_b = params.ln_1_bias + (size_t)l * C;
+        const float *c_attn_w = params.c_attn_weight + (size_t)l * 3 * C * C;
+        const float *c_attn_b = params.c_attn_bias + (size_t)l * 3 * C;
+        const float *attn_proj_w = params.attn_proj_weight + (size_t)l * C * C;
+        const float *attn_proj_b = params.attn_proj_bias + (size_t)l * C;
+        const float *ln_2_w = params.ln_2_weight + (size_t)l * C;
+        const float *ln_2_b = params.ln_2_bias + (size_t)l * C;
+        const float *c_fc_w = params.c_fc_weight + (size_t)l * F * C;
+        const float *c_fc_b = params.c_fc_bias + (size_t)l * F;
+        const float *mlp_proj_w = params.mlp_proj_weight + (size_t)l * C * F;
+        const float *mlp_proj_b = params.mlp_proj_bias + (size_t)l * C;
+        float *scores = acts.attn_scores + (size_t)l * B * NH * T * T; // (B,NH,T,T)
+        float *pattern = acts.attn_pattern + (size_t)l * B * NH * T * T;
+
+        // x = x + attn(ln_1(x)), at every node
+        int Mp = pad_rows(M);
+        layernorm_forward(ln, mean, rstd, x, ln_1_w, ln_1_b, Mp, C);
+        matmul_forward(qkv, ln, c_attn_w, c_attn_b, Mp, C, 3 * C);
+        attention_nodes_forward(attn_out, node_scores, node_pattern, qkv, node_of, node_rep, B,
+                                T, C, NH);
+        // The hooks: row t of problem b's matrices is its node's row.
+#pragma omp parallel for schedule(static)
+        for (int b = 0; b < B; b++) {
+            if (keep_hooks && !keep_hooks[b])
+                continue;
+            for (int h = 0; h < NH; h++) {
+                for (int t = 0; t < T; t++) {
+                    size_t from = ((size_t)node_of[b * T + t] * NH + h) * T;
+                    size_t to = (((size_t)b * NH + h) * T + t) * T;
+                    memcpy(scores + to, node_scores + from, T * sizeof(float));
+                    memcpy(pattern + to, node_pattern + from, T * sizeof(float));
+                }
+            }
+        }
+        // The rest of the layer at every node, except in the last layer, whose
+        // output only position POS_ANS's answer reads: there, only at the
+        // nodes of position POS_ANS (rows r0..r0+R-1, padded).
+        int r0 = l < L - 1 ? 0 : first[POS_ANS];
+        int R = l < L - 1 ? Mp : pad_rows(first[POS_ANS + 1] - first[POS_ANS]);
+        size_t rC = (size_t)r0 * C, rF = (size_t)r0 * F;
+        matmul_forward(proj + rC, attn_out + rC, attn_proj_w, attn_proj_b, R, C, C);
+        residual_forward(resid_mid + rC, x + rC, proj + rC, (size_t)R * C);
+        // x = x + mlp(ln_2(x))
+        layernorm_forward(ln + rC, mean + r0, rstd + r0, resid_mid + rC, ln_2_w, ln_2_b, R, C);
+        matmul_forward(fc + rF, ln + rC, c_fc_w, c_fc_b, R, C, F);
+        gelu_forward(fc_gelu + rF, fc + rF, R * F);
+        matmul_forward(proj + rC, fc_gelu + rF, mlp_proj_w, mlp_proj_b, R, F, C);
+        residual_forward(x + rC, resid_mid + rC, proj + rC, (size_t)R * C);
+    }
+
+    // The answer, as in gpt_forward: ln_f of each problem's row POS_ANS, then
+    // logits one problem at a time (the same sgemm shapes) and the softmax.
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < B; b++) {
+        size_t row = (size_t)b * T + POS_ANS;
+        const float *last = x + (size_t)node_of[row] * C;
+        float *ln_f_ans = acts.ln_f + row * C;
+        layernorm_forward(ln_f_ans, acts.ln_f_mean + row, acts.ln_f_rstd + row, last,
+                          params.ln_f_weight, params.ln_f_bias, 1, C);
+        float *logits = acts.logits + (size_t)b * V;
+        matmul_forward(logits, ln_f_ans, params.wte, NULL, 1, C, V);
+        softmax_row(acts.probs + (size_t)b * V, logits, V);
+    }
+    g_free(node_of);
     return true;
 }
 

@@ -149,6 +149,10 @@ typedef struct {
     int max_batch;
     int batch; // B of the last forward
     AttentionImpl attention;
+    // Scratch of gpt_forward_shared (the rows of its prefix tree), kept
+    // between calls so that a run of batches allocates it once.
+    float *shared_memory;
+    size_t shared_floats;
 } GPT;
 
 // Allocates a model with every parameter zero; no activations yet.
@@ -163,6 +167,15 @@ void gpt_init_random_std(GPT *model, uint64_t seed, float std);
 // Runs the model over B problems (tokens is (B, T)); grows the activations if
 // needed. boost may be NULL. Fills model->acts (captures, logits, probs).
 bool gpt_forward(GPT *model, const int *tokens, int B, const Boost *boost, GError **error);
+// The same forward pass without a boost, for evaluating many problems: every
+// distinct prefix (tokens 0..t) of the batch is computed once, since with
+// causal attention position t depends on nothing after it (see gpt.c). The
+// same bits as gpt_forward, but it fills only probs, logits and the two
+// attention hooks, the hooks only of the problems b with keep_hooks[b]
+// (keep_hooks (B), or NULL for all); the rest of acts is not what gpt_forward
+// leaves there (some of it serves as scratch).
+bool gpt_forward_shared(GPT *model, const int *tokens, int B, const bool *keep_hooks,
+                        GError **error);
 
 // After gpt_forward: problem b's answer distribution and the hooks of one
 // layer and head (each a (T, T) matrix inside acts).

@@ -594,6 +594,51 @@ static void test_forward_loops_equal_vectorized(void)
     gpt_free(&model);
 }
 
+// gpt_forward_shared (used by `looplens experiment`) computes each shared
+// prefix of a batch once; it must give exactly gpt_forward's bits: the
+// probabilities and logits of every problem and both hooks of the problems
+// whose hooks it keeps. Batches of 64 (many shared prefixes), 7 and 1, with
+// both definition orders, on a default-size model with peaked attention.
+static void test_forward_shared_same_bits(void)
+{
+    GPTConfig config;
+    g_assert_true(gpt_config_preset("default", &config));
+    GPT model, shared;
+    g_assert_true(gpt_create(&model, &config, NULL));
+    g_assert_true(gpt_create(&shared, &config, NULL));
+    gpt_init_random_std(&model, 77, 0.15f);
+    gpt_init_random_std(&shared, 77, 0.15f);
+    enum { T = PROBLEM_LEN, MAX_B = 64 };
+    const int sizes[] = {64, 7, 1};
+    for (int order = 0; order < 2; order++) {
+        for (size_t k = 0; k < G_N_ELEMENTS(sizes); k++) {
+            int B = sizes[k];
+            int tokens[MAX_B * T];
+            bool keep[MAX_B];
+            test_problem_tokens(tokens, B, order == 0 ? ORDER_FIXED : ORDER_SHUFFLED, 50 + k);
+            for (int b = 0; b < B; b++)
+                keep[b] = b % 3 == 0;
+            g_assert_true(gpt_forward(&model, tokens, B, NULL, NULL));
+            g_assert_true(gpt_forward_shared(&shared, tokens, B, keep, NULL));
+            size_t n_probs = (size_t)B * config.vocab_size;
+            g_assert_cmpmem(shared.acts.probs, n_probs * sizeof(float), model.acts.probs,
+                            n_probs * sizeof(float));
+            g_assert_cmpmem(shared.acts.logits, n_probs * sizeof(float), model.acts.logits,
+                            n_probs * sizeof(float));
+            for (int l = 0; l < config.n_layer; l++)
+                for (int b = 0; b < B; b++)
+                    for (int h = 0; h < config.n_head && keep[b]; h++) {
+                        g_assert_cmpmem(gpt_pattern(&shared, l, b, h), T * T * sizeof(float),
+                                        gpt_pattern(&model, l, b, h), T * T * sizeof(float));
+                        g_assert_cmpmem(gpt_scores(&shared, l, b, h), T * T * sizeof(float),
+                                        gpt_scores(&model, l, b, h), T * T * sizeof(float));
+                    }
+        }
+    }
+    gpt_free(&model);
+    gpt_free(&shared);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -614,5 +659,6 @@ int main(int argc, char **argv)
     g_test_add_func("/ch05/forward/rejects-bad-input", test_forward_rejects_bad_input);
     g_test_add_func("/ch05/forward/patterns-are-causal", test_model_patterns_are_causal);
     g_test_add_func("/ch05/forward/loops-equal-vectorized", test_forward_loops_equal_vectorized);
+    g_test_add_func("/ch05/forward/shared-prefixes-same-bits", test_forward_shared_same_bits);
     return g_test_run();
 }
