@@ -1,8 +1,10 @@
 // experiment.c: `looplens experiment`, chapters 7-9 end to end. See experiment.h.
+#define _XOPEN_SOURCE 700 // lstat
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <glib/gstdio.h>
 
@@ -868,10 +870,10 @@ static void report_figures(FILE *fp, const ModelRun *runs, int n, const Experime
     }
 }
 
-static bool save_report(const ModelRun *runs, int n, const ExperimentOptions *options,
-                        GError **error)
+static bool save_report(const char *dir, const ModelRun *runs, int n,
+                        const ExperimentOptions *options, GError **error)
 {
-    char *path = g_build_filename(options->out_dir, "report.md", NULL);
+    char *path = g_build_filename(dir, "report.md", NULL);
     AtomicFile file;
     bool ok = atomic_file_open(&file, path, error);
     g_free(path);
@@ -913,6 +915,135 @@ static bool make_dir(const char *dir, GError **error)
         return false;
     }
     return true;
+}
+
+// Every file of a run goes into a staging folder inside the output folder
+// first, and moves into place only once the whole run has succeeded: a run
+// that fails (a full disk, a folder where a file should go) leaves the output
+// folder as it was, not half of a new result beside half of an old one.
+typedef struct {
+    char *out_dir;     // where the files end up
+    char *staging;     // out_dir/.experiment-XXXXXX, removed at the end
+    bool created_out;  // out_dir did not exist before: remove it on failure
+} Staging;
+
+static void remove_tree(const char *path)
+{
+    GDir *dir = g_dir_open(path, 0, NULL);
+    if (dir) {
+        for (const char *name; (name = g_dir_read_name(dir));) {
+            char *child = g_build_filename(path, name, NULL);
+            if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+                remove_tree(child);
+            else
+                g_unlink(child);
+            g_free(child);
+        }
+        g_dir_close(dir);
+    }
+    g_rmdir(path);
+}
+
+static bool staging_open(Staging *s, const char *out_dir, GError **error)
+{
+    memset(s, 0, sizeof *s);
+    if (!*out_dir) {
+        g_set_error(error, LL_ERROR, LL_ERROR_INVALID, "the output folder's name is empty");
+        return false;
+    }
+    if (g_file_test(out_dir, G_FILE_TEST_EXISTS) && !g_file_test(out_dir, G_FILE_TEST_IS_DIR)) {
+        g_set_error(error, LL_ERROR, LL_ERROR_INVALID, "%s: not a folder", out_dir);
+        return false;
+    }
+    s->created_out = !g_file_test(out_dir, G_FILE_TEST_EXISTS);
+    if (!make_dir(out_dir, error))
+        return false;
+    s->out_dir = g_strdup(out_dir);
+    s->staging = g_build_filename(out_dir, ".experiment-XXXXXX", NULL);
+    if (!g_mkdtemp(s->staging)) {
+        int saved = errno;
+        g_set_error(error, LL_ERROR, LL_ERROR_IO, "%s: cannot write into the folder: %s", out_dir,
+                    g_strerror(saved));
+        if (s->created_out)
+            g_rmdir(out_dir);
+        g_clear_pointer(&s->staging, g_free);
+        return false;
+    }
+    return true;
+}
+
+// The files below dir, as paths relative to root, into files.
+static void list_files(GPtrArray *files, const char *root, const char *relative)
+{
+    char *path = relative ? g_build_filename(root, relative, NULL) : g_strdup(root);
+    GDir *dir = g_dir_open(path, 0, NULL);
+    for (const char *name; dir && (name = g_dir_read_name(dir));) {
+        char *child = relative ? g_build_filename(relative, name, NULL) : g_strdup(name);
+        char *full = g_build_filename(root, child, NULL);
+        if (g_file_test(full, G_FILE_TEST_IS_DIR))
+            list_files(files, root, child), g_free(child);
+        else
+            g_ptr_array_add(files, child);
+        g_free(full);
+    }
+    if (dir)
+        g_dir_close(dir);
+    g_free(path);
+}
+
+static void staging_finish(Staging *s, bool keep_out)
+{
+    if (s->staging)
+        remove_tree(s->staging);
+    if (s->created_out && !keep_out)
+        g_rmdir(s->out_dir); // only if empty
+    g_free(s->staging);
+    g_free(s->out_dir);
+    memset(s, 0, sizeof *s);
+}
+
+// Set and returns an error if path exists and is not a regular file (or, with
+// folder set, not a folder): a run would find it in the way only at the end.
+static bool in_the_way(const char *path, bool folder, GError **error)
+{
+    GStatBuf st;
+    if (g_lstat(path, &st) != 0 || (folder ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)))
+        return false;
+    g_set_error(error, LL_ERROR, LL_ERROR_IO, "%s: in the way (not a %s); move it aside and run again",
+                path, folder ? "folder" : "regular file");
+    return true;
+}
+
+// Moves every staged file into place. First checks that nothing is in the way
+// (a folder or other non-file where a file goes), so that it fails before
+// moving anything; the moves are renames within one folder tree.
+static bool staging_commit(Staging *s, GError **error)
+{
+    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+    list_files(files, s->staging, NULL);
+    bool ok = true;
+    for (guint i = 0; ok && i < files->len; i++) {
+        char *target = g_build_filename(s->out_dir, (char *)files->pdata[i], NULL);
+        ok = !in_the_way(target, false, error);
+        g_free(target);
+    }
+    for (guint i = 0; ok && i < files->len; i++) {
+        char *from = g_build_filename(s->staging, (char *)files->pdata[i], NULL);
+        char *to = g_build_filename(s->out_dir, (char *)files->pdata[i], NULL);
+        char *to_dir = g_path_get_dirname(to);
+        ok = make_dir(to_dir, error);
+        if (ok && g_rename(from, to) != 0) {
+            int saved = errno;
+            g_set_error(error, LL_ERROR, LL_ERROR_IO, "%s: cannot move the result into place: %s",
+                        to, g_strerror(saved));
+            ok = false;
+        }
+        g_free(from);
+        g_free(to);
+        g_free(to_dir);
+    }
+    g_ptr_array_free(files, TRUE);
+    return ok;
 }
 
 static bool run_model(ModelRun *m, const ExperimentOptions *options, GError **error)
@@ -977,14 +1108,32 @@ bool experiment_run(const char *const *model_paths, int n_models, const Experime
         if (ok)
             m->config = m->model.config;
     }
-    for (int i = 0; ok && i < n_models; i++)
+    // What is in the way of the main files is found now, not after the run.
+    for (int i = 0; ok && i < n_models; i++) {
+        char *test = g_build_filename(runs[i].dir, "test.txt", NULL);
+        char *summary = g_build_filename(runs[i].dir, "summary.json", NULL);
+        ok = !in_the_way(runs[i].dir, true, error) && !in_the_way(test, false, error) &&
+             !in_the_way(summary, false, error);
+        g_free(test);
+        g_free(summary);
+    }
+    char *report = g_build_filename(options->out_dir, "report.md", NULL);
+    ok = ok && !in_the_way(report, false, error);
+    g_free(report);
+    Staging staging = {0};
+    ok = ok && staging_open(&staging, options->out_dir, error);
+    for (int i = 0; ok && i < n_models; i++) {
+        g_free(runs[i].dir);
+        runs[i].dir = g_build_filename(staging.staging, runs[i].name, NULL);
         ok = make_dir(runs[i].dir, error);
+    }
     for (int i = 0; ok && i < n_models; i++) {
         ok = run_model(&runs[i], options, error);
         gpt_free(&runs[i].model);
     }
-    if (ok)
-        ok = save_report(runs, n_models, options, error);
+    ok = ok && save_report(staging.staging, runs, n_models, options, error) &&
+         staging_commit(&staging, error);
+    staging_finish(&staging, ok);
     for (int i = 0; i < n_models; i++)
         model_run_free(&runs[i]);
     g_free(runs);

@@ -387,6 +387,10 @@ static void test_experiment_bad_input(void)
     char *same_name = g_build_filename(copy_dir, "ok.safetensors", NULL);
     g_assert_true(g_file_set_contents(same_name, "x", 1, NULL));
     char *dir = test_path("never");
+    // A folder where the run's summary.json goes: found before the run starts.
+    char *in_the_way = test_path("in-the-way");
+    char *blocker = g_build_filename(in_the_way, "ok", "summary.json", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(blocker, 0755), ==, 0);
     // clang-format off
     const BadCall calls[] = {
         {{"experiment", "--model", "/nonexistent/m.safetensors", "--out", dir}, "/nonexistent/m.safetensors"},
@@ -397,6 +401,8 @@ static void test_experiment_bad_input(void)
         {{"experiment", "--model", model, "--count", "0", "--out", dir}, "--count"},
         {{"experiment", "--model", model, "--boost", "big", "--out", dir}, "--boost"},
         {{"experiment", "--model", model, "--out", dir, "extra"}, "extra"},
+        {{"experiment", "--model", model, "--out", ""}, "empty"},
+        {{"experiment", "--model", model, "--count", "30", "--out", in_the_way}, "in the way"},
     };
     // clang-format on
     for (size_t k = 0; k < G_N_ELEMENTS(calls); k++) {
@@ -414,6 +420,20 @@ static void test_experiment_bad_input(void)
         g_free(summary);
         g_free(report);
     }
+    // The refused run left nothing beside the folder in its way: no test.txt,
+    // no report, no staging folder.
+    GDir *top = g_dir_open(in_the_way, 0, NULL);
+    for (const char *name; (name = g_dir_read_name(top));)
+        g_assert_cmpstr(name, ==, "ok");
+    g_dir_close(top);
+    char *ok_dir = g_build_filename(in_the_way, "ok", NULL);
+    GDir *inner = g_dir_open(ok_dir, 0, NULL);
+    for (const char *name; (name = g_dir_read_name(inner));)
+        g_assert_cmpstr(name, ==, "summary.json");
+    g_dir_close(inner);
+    g_free(ok_dir);
+    g_free(in_the_way);
+    g_free(blocker);
     g_free(model);
     g_free(corrupt);
     g_free(a_file);
