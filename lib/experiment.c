@@ -927,23 +927,6 @@ typedef struct {
     bool created_out;  // out_dir did not exist before: remove it on failure
 } Staging;
 
-static void remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        for (const char *name; (name = g_dir_read_name(dir));) {
-            char *child = g_build_filename(path, name, NULL);
-            if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-                remove_tree(child);
-            else
-                g_unlink(child);
-            g_free(child);
-        }
-        g_dir_close(dir);
-    }
-    g_rmdir(path);
-}
-
 static bool staging_open(Staging *s, const char *out_dir, GError **error)
 {
     memset(s, 0, sizeof *s);
@@ -1009,8 +992,9 @@ static bool in_the_way(const char *path, bool folder, GError **error)
     GStatBuf st;
     if (g_lstat(path, &st) != 0 || (folder ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)))
         return false;
-    g_set_error(error, LL_ERROR, LL_ERROR_IO, "%s: in the way (not a %s); move it aside and run again",
-                path, folder ? "folder" : "regular file");
+    g_set_error(error, LL_ERROR, LL_ERROR_IO,
+                "%s: in the way (not a %s); move it aside and run again", path,
+                folder ? "folder" : "regular file");
     return true;
 }
 

@@ -369,6 +369,25 @@ static bool ensure_activations(GPT *model, int B, GError **error)
     return true;
 }
 
+LayerParams layer_params(const ParameterTensors *p, const GPTConfig *c, int l)
+{
+    size_t C = (size_t)c->d_model, F = (size_t)c->d_ff;
+    return (LayerParams){
+        .ln_1_w = p->ln_1_weight + l * C,
+        .ln_1_b = p->ln_1_bias + l * C,
+        .c_attn_w = p->c_attn_weight + l * 3 * C * C,
+        .c_attn_b = p->c_attn_bias + l * 3 * C,
+        .attn_proj_w = p->attn_proj_weight + l * C * C,
+        .attn_proj_b = p->attn_proj_bias + l * C,
+        .ln_2_w = p->ln_2_weight + l * C,
+        .ln_2_b = p->ln_2_bias + l * C,
+        .c_fc_w = p->c_fc_weight + l * F * C,
+        .c_fc_b = p->c_fc_bias + l * F,
+        .mlp_proj_w = p->mlp_proj_weight + l * C * F,
+        .mlp_proj_b = p->mlp_proj_bias + l * C,
+    };
+}
+
 #define MAX_BATCH (1 << 20) // far more problems than a forward pass ever needs
 
 // The checks both forward passes start with: a model with weights, a batch
@@ -419,18 +438,7 @@ bool gpt_forward(GPT *model, const int *tokens, int B, const Boost *boost, GErro
         const float *residual = l == 0 ? acts.encoded : acts.resid_post + (l - 1) * BT * C;
 
         // This layer's weights
-        const float *ln_1_w = params.ln_1_weight + (size_t)l * C;
-        const float *ln_1_b = params.ln_1_bias + (size_t)l * C;
-        const float *c_attn_w = params.c_attn_weight + (size_t)l * 3 * C * C;
-        const float *c_attn_b = params.c_attn_bias + (size_t)l * 3 * C;
-        const float *attn_proj_w = params.attn_proj_weight + (size_t)l * C * C;
-        const float *attn_proj_b = params.attn_proj_bias + (size_t)l * C;
-        const float *ln_2_w = params.ln_2_weight + (size_t)l * C;
-        const float *ln_2_b = params.ln_2_bias + (size_t)l * C;
-        const float *c_fc_w = params.c_fc_weight + (size_t)l * F * C;
-        const float *c_fc_b = params.c_fc_bias + (size_t)l * F;
-        const float *mlp_proj_w = params.mlp_proj_weight + (size_t)l * C * F;
-        const float *mlp_proj_b = params.mlp_proj_bias + (size_t)l * C;
+        const LayerParams weights = layer_params(&params, cfg, l);
 
         // This layer's activations
         float *ln_1 = acts.ln_1 + l * BT * C;
@@ -451,19 +459,21 @@ bool gpt_forward(GPT *model, const int *tokens, int B, const Boost *boost, GErro
         float *resid_post = acts.resid_post + l * BT * C;
 
         // x = x + attn(ln_1(x))
-        layernorm_forward(ln_1, ln_1_mean, ln_1_rstd, residual, ln_1_w, ln_1_b, BT, C);
-        matmul_forward(qkv, ln_1, c_attn_w, c_attn_b, BT, C, 3 * C);
+        layernorm_forward(ln_1, ln_1_mean, ln_1_rstd, residual, weights.ln_1_w, weights.ln_1_b,
+                          BT, C);
+        matmul_forward(qkv, ln_1, weights.c_attn_w, weights.c_attn_b, BT, C, 3 * C);
         if (boost_row)
             boost_fill_layer(boost_row, boost, tokens, l, B, NH, T);
         attention_forward(attn_out, scores, pattern, qkv, boost_row, B, T, C, NH,
                           model->attention);
-        matmul_forward(attn_proj, attn_out, attn_proj_w, attn_proj_b, BT, C, C);
+        matmul_forward(attn_proj, attn_out, weights.attn_proj_w, weights.attn_proj_b, BT, C, C);
         residual_forward(resid_mid, residual, attn_proj, BT * C);
         // x = x + mlp(ln_2(x))
-        layernorm_forward(ln_2, ln_2_mean, ln_2_rstd, resid_mid, ln_2_w, ln_2_b, BT, C);
-        matmul_forward(fc, ln_2, c_fc_w, c_fc_b, BT, C, F);
+        layernorm_forward(ln_2, ln_2_mean, ln_2_rstd, resid_mid, weights.ln_2_w, weights.ln_2_b,
+                          BT, C);
+        matmul_forward(fc, ln_2, weights.c_fc_w, weights.c_fc_b, BT, C, F);
         gelu_forward(fc_gelu, fc, BT * F);
-        matmul_forward(mlp_proj, fc_gelu, mlp_proj_w, mlp_proj_b, BT, F, C);
+        matmul_forward(mlp_proj, fc_gelu, weights.mlp_proj_w, weights.mlp_proj_b, BT, F, C);
         residual_forward(resid_post, resid_mid, mlp_proj, BT * C);
     }
     g_free(boost_row);
@@ -730,25 +740,14 @@ bool gpt_forward_shared(GPT *model, const int *tokens, int B, const bool *keep_h
     memset(attn_out + (size_t)M * C, 0, (rows - M) * C * sizeof(float));
 
     for (int l = 0; l < L; l++) {
-        const float *ln_1_w = params.ln_1_weight + (size_t)l * C;
-        const float *ln_1_b = params.ln_1_bias + (size_t)l * C;
-        const float *c_attn_w = params.c_attn_weight + (size_t)l * 3 * C * C;
-        const float *c_attn_b = params.c_attn_bias + (size_t)l * 3 * C;
-        const float *attn_proj_w = params.attn_proj_weight + (size_t)l * C * C;
-        const float *attn_proj_b = params.attn_proj_bias + (size_t)l * C;
-        const float *ln_2_w = params.ln_2_weight + (size_t)l * C;
-        const float *ln_2_b = params.ln_2_bias + (size_t)l * C;
-        const float *c_fc_w = params.c_fc_weight + (size_t)l * F * C;
-        const float *c_fc_b = params.c_fc_bias + (size_t)l * F;
-        const float *mlp_proj_w = params.mlp_proj_weight + (size_t)l * C * F;
-        const float *mlp_proj_b = params.mlp_proj_bias + (size_t)l * C;
+        const LayerParams weights = layer_params(&params, cfg, l);
         float *scores = acts.attn_scores + (size_t)l * B * NH * T * T; // (B,NH,T,T)
         float *pattern = acts.attn_pattern + (size_t)l * B * NH * T * T;
 
         // x = x + attn(ln_1(x)), at every node
         int Mp = pad_rows(M);
-        layernorm_forward(ln, mean, rstd, x, ln_1_w, ln_1_b, Mp, C);
-        matmul_forward(qkv, ln, c_attn_w, c_attn_b, Mp, C, 3 * C);
+        layernorm_forward(ln, mean, rstd, x, weights.ln_1_w, weights.ln_1_b, Mp, C);
+        matmul_forward(qkv, ln, weights.c_attn_w, weights.c_attn_b, Mp, C, 3 * C);
         attention_nodes_forward(attn_out, node_scores, node_pattern, qkv, node_of, node_rep, B,
                                 T, C, NH);
         // The hooks: row t of problem b's matrices is its node's row.
@@ -771,13 +770,14 @@ bool gpt_forward_shared(GPT *model, const int *tokens, int B, const bool *keep_h
         int r0 = l < L - 1 ? 0 : first[POS_ANS];
         int R = l < L - 1 ? Mp : pad_rows(first[POS_ANS + 1] - first[POS_ANS]);
         size_t rC = (size_t)r0 * C, rF = (size_t)r0 * F;
-        matmul_forward(proj + rC, attn_out + rC, attn_proj_w, attn_proj_b, R, C, C);
+        matmul_forward(proj + rC, attn_out + rC, weights.attn_proj_w, weights.attn_proj_b, R, C, C);
         residual_forward(resid_mid + rC, x + rC, proj + rC, (size_t)R * C);
         // x = x + mlp(ln_2(x))
-        layernorm_forward(ln + rC, mean + r0, rstd + r0, resid_mid + rC, ln_2_w, ln_2_b, R, C);
-        matmul_forward(fc + rF, ln + rC, c_fc_w, c_fc_b, R, C, F);
+        layernorm_forward(ln + rC, mean + r0, rstd + r0, resid_mid + rC, weights.ln_2_w,
+                          weights.ln_2_b, R, C);
+        matmul_forward(fc + rF, ln + rC, weights.c_fc_w, weights.c_fc_b, R, C, F);
         gelu_forward(fc_gelu + rF, fc + rF, R * F);
-        matmul_forward(proj + rC, fc_gelu + rF, mlp_proj_w, mlp_proj_b, R, F, C);
+        matmul_forward(proj + rC, fc_gelu + rF, weights.mlp_proj_w, weights.mlp_proj_b, R, F, C);
         residual_forward(x + rC, resid_mid + rC, proj + rC, (size_t)R * C);
     }
 

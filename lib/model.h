@@ -155,6 +155,19 @@ typedef struct {
     size_t shared_floats;
 } GPT;
 
+// One layer's slice of every per-layer parameter: pointers into the
+// ParameterTensors, so that a forward pass reads "weights.c_fc_w" instead of
+// working out the offset of layer l again.
+typedef struct {
+    const float *ln_1_w, *ln_1_b;           // (C), (C)
+    const float *c_attn_w, *c_attn_b;       // (3C, C), (3C)
+    const float *attn_proj_w, *attn_proj_b; // (C, C), (C)
+    const float *ln_2_w, *ln_2_b;           // (C), (C)
+    const float *c_fc_w, *c_fc_b;           // (F, C), (F)
+    const float *mlp_proj_w, *mlp_proj_b;   // (C, F), (C)
+} LayerParams;
+LayerParams layer_params(const ParameterTensors *p, const GPTConfig *c, int l);
+
 // Allocates a model with every parameter zero; no activations yet.
 bool gpt_create(GPT *model, const GPTConfig *config, GError **error);
 void gpt_free(GPT *model);

@@ -373,3 +373,23 @@ const char *format_float(char *buf, float x)
 {
     return g_ascii_formatd(buf, G_ASCII_DTOSTR_BUF_SIZE, "%.9g", (double)x);
 }
+
+void remove_tree(const char *path)
+{
+    GDir *dir = g_dir_open(path, 0, NULL);
+    if (dir) {
+        for (const char *name; (name = g_dir_read_name(dir));) {
+            char *child = g_build_filename(path, name, NULL);
+            if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
+                !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+                remove_tree(child);
+            else
+                g_unlink(child);
+            g_free(child);
+        }
+        g_dir_close(dir);
+        g_rmdir(path);
+    } else {
+        g_unlink(path);
+    }
+}

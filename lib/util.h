@@ -67,6 +67,10 @@ bool staged_files_commit(StagedFile *files, size_t count, GError **error);
 // it), the message is changed to name that file's destination instead.
 void staged_files_abort(StagedFile *files, size_t count, GError *error);
 
+// Removes path and, if it is a folder, everything below it (symlinks are
+// removed, never followed). Errors are ignored: for cleaning up temporaries.
+void remove_tree(const char *path);
+
 // Strict parsing of a whole string as a number: nothing else in the string (no
 // spaces before or after, no trailing junk), not empty, range checked. `what`
 // names the field in the error ("--count").

@@ -352,31 +352,20 @@ static void run_chunk(const BoostCache *cache, const Boost *boost, BoostRun *run
         memcpy(x + (size_t)(n - n0) * D * C, cache->resid_in + resid_index(cache, l0, n, 0),
                (size_t)D * C * sizeof(float));
     for (int l = l0; l < L; l++) {
-        const float *ln_1_w = params->ln_1_weight + (size_t)l * C;
-        const float *ln_1_b = params->ln_1_bias + (size_t)l * C;
-        const float *c_attn_w = params->c_attn_weight + (size_t)l * 3 * C * C;
-        const float *c_attn_b = params->c_attn_bias + (size_t)l * 3 * C;
-        const float *attn_proj_w = params->attn_proj_weight + (size_t)l * C * C;
-        const float *attn_proj_b = params->attn_proj_bias + (size_t)l * C;
-        const float *ln_2_w = params->ln_2_weight + (size_t)l * C;
-        const float *ln_2_b = params->ln_2_bias + (size_t)l * C;
-        const float *c_fc_w = params->c_fc_weight + (size_t)l * F * C;
-        const float *c_fc_b = params->c_fc_bias + (size_t)l * F;
-        const float *mlp_proj_w = params->mlp_proj_weight + (size_t)l * C * F;
-        const float *mlp_proj_b = params->mlp_proj_bias + (size_t)l * C;
+        const LayerParams weights = layer_params(params, cfg, l);
 
         // x = x + attn(ln_1(x)), attending to the cached keys and values
-        layernorm_forward(ln, mean, rstd, x, ln_1_w, ln_1_b, M, C);
-        matmul_forward(qkv, ln, c_attn_w, c_attn_b, M, C, 3 * C);
+        layernorm_forward(ln, mean, rstd, x, weights.ln_1_w, weights.ln_1_b, M, C);
+        matmul_forward(qkv, ln, weights.c_attn_w, weights.c_attn_b, M, C, 3 * C);
         attention_rows_forward(attn_out, run->scores + l * layer_rows,
                                run->pattern + l * layer_rows, qkv, cache, boost, l, D, n0, n1);
-        matmul_forward(proj, attn_out, attn_proj_w, attn_proj_b, M, C, C);
+        matmul_forward(proj, attn_out, weights.attn_proj_w, weights.attn_proj_b, M, C, C);
         add_vectors(resid_mid, x, proj, (size_t)M * C);
         // x = x + mlp(ln_2(x))
-        layernorm_forward(ln, mean, rstd, resid_mid, ln_2_w, ln_2_b, M, C);
-        matmul_forward(fc, ln, c_fc_w, c_fc_b, M, C, F);
+        layernorm_forward(ln, mean, rstd, resid_mid, weights.ln_2_w, weights.ln_2_b, M, C);
+        matmul_forward(fc, ln, weights.c_fc_w, weights.c_fc_b, M, C, F);
         gelu_forward(fc_gelu, fc, M * F);
-        matmul_forward(proj, fc_gelu, mlp_proj_w, mlp_proj_b, M, F, C);
+        matmul_forward(proj, fc_gelu, weights.mlp_proj_w, weights.mlp_proj_b, M, F, C);
         add_vectors(x, resid_mid, proj, (size_t)M * C);
     }
 

@@ -18,26 +18,9 @@
 #include "compare.h"
 #include "layers.h"
 #include "model.h"
+#include "util.h"
 
 static char *tmpdir = NULL;
-
-static void remove_tree(const char *path)
-{
-    GDir *dir = g_dir_open(path, 0, NULL);
-    if (dir) {
-        const char *name;
-        while ((name = g_dir_read_name(dir))) {
-            char *child = g_build_filename(path, name, NULL);
-            if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-                remove_tree(child);
-            else
-                g_unlink(child);
-            g_free(child);
-        }
-        g_dir_close(dir);
-    }
-    g_rmdir(path);
-}
 
 static void cleanup_tmpdir(void)
 {
