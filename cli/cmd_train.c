@@ -238,6 +238,32 @@ static bool run_eval(Run *run, Progress *pr, GError **error)
     return true;
 }
 
+// A resumed run continues the log it is given: the rows of the first run up to
+// the step it resumes from are kept (a log from another run, with another
+// header, is started afresh; it is rewritten at the first evaluation anyway).
+static void keep_earlier_log_rows(GString *log, const char *path, const char *header, int step)
+{
+    char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return;
+    if (g_str_has_prefix(text, header)) {
+        char **lines = g_strsplit(text + strlen(header), "\n", -1);
+        for (char **line = lines; *line && **line; line++) {
+            int64_t row_step;
+            char *tab = strchr(*line, '\t');
+            if (!tab)
+                break;
+            *tab = '\0';
+            if (!parse_int64(*line, "step", 0, step, &row_step, NULL))
+                break; // a later step than the state's, or not a row: drop the rest
+            *tab = '\t';
+            g_string_append_printf(log, "%s\n", *line);
+        }
+        g_strfreev(lines);
+    }
+    g_free(text);
+}
+
 // ----------------------------------------------------------------------------
 // Setting up a run: fresh from flags, or resumed from a training state.
 
@@ -518,9 +544,13 @@ int cmd_train(int argc, char **argv)
                      run.trainer.step);
         goto done;
     }
-    if (run.log_path)
-        run.log = g_string_new("step\ttrain_loss\ttest_loss\taccuracy\tacc_plus\tacc_minus\t"
-                               "acc_times\tsquaring\tgood\tbad\tgood_p\tbad_p\n");
+    if (run.log_path) {
+        const char *header = "step\ttrain_loss\ttest_loss\taccuracy\tacc_plus\tacc_minus\t"
+                             "acc_times\tsquaring\tgood\tbad\tgood_p\tbad_p\n";
+        run.log = g_string_new(header);
+        if (f.resume)
+            keep_earlier_log_rows(run.log, run.log_path, header, run.trainer.step);
+    }
     if (run.eval_count > 0) {
         run.eval_set.count = (size_t)run.eval_count;
         run.eval_set.items = g_new(Problem, run.eval_set.count);

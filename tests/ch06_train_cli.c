@@ -288,6 +288,21 @@ static void test_resume_keeps_eval_settings(void)
         g_assert_cmpint(g_array_index(squaring1, int, i), ==, squaring);
         g_assert_cmpint(g_array_index(squaring2, int, i), ==, squaring);
     }
+    // Resumed into the first run's log (again from step 2), the log keeps that
+    // run's rows up to step 2 and continues: steps 1, 2, 3, 4.
+    g_assert_cmpint(test_run_looplens(NULL, NULL, "train", "--preset", "tiny", "--steps", "4",
+                                      "--batch", "8", "--eval-every", "1", "--eval-count", "60",
+                                      "--eval-seed", "9", "--stop-after", "2", "--log", log1,
+                                      "--out", out, NULL), ==, 0);
+    g_assert_cmpint(test_run_looplens(NULL, NULL, "train", "--resume", state, "--log", log1,
+                                      "--out", out, NULL), ==, 0);
+    GArray *steps3 = g_array_new(FALSE, FALSE, sizeof(int));
+    GArray *squaring3 = g_array_new(FALSE, FALSE, sizeof(int));
+    read_log(log1, steps3, squaring3);
+    g_assert_cmpuint(steps3->len, ==, 4);
+    for (guint i = 0; i < 4; i++)
+        g_assert_cmpint(g_array_index(steps3, int, i), ==, (int)i + 1);
+    g_array_free(steps3, TRUE), g_array_free(squaring3, TRUE);
     g_array_free(steps1, TRUE), g_array_free(squaring1, TRUE);
     g_array_free(steps2, TRUE), g_array_free(squaring2, TRUE);
     g_free(out), g_free(state), g_free(log1), g_free(log2);
