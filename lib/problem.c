@@ -209,7 +209,14 @@ bool problem_parse(const char *line, Problem *out, char *why, size_t why_size)
         int id = vocab_lookup(word);
         if (id < 0) {
             // Positions count from 0, as in SPEC section 1 and every other message.
-            snprintf(why, why_size, "position %d: '%.20s' is not in the vocabulary", count, word);
+            // Bytes that do not print (a byte-order mark, a tab from another
+            // encoding) are shown as \xHH, or the message would look wrong.
+            char shown[20 * 4 + 1];
+            size_t n = 0;
+            for (const unsigned char *c = (const unsigned char *)word; *c && n < 80; c++)
+                n += (size_t)snprintf(shown + n, sizeof shown - n,
+                                      *c >= 0x20 && *c < 0x7f ? "%c" : "\\x%02X", *c);
+            snprintf(why, why_size, "position %d: '%s' is not in the vocabulary", count, shown);
             return false;
         }
         if (count < PROBLEM_LEN)

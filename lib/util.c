@@ -318,8 +318,10 @@ bool parse_int64(const char *text, const char *what, int64_t min, int64_t max, i
 
 bool parse_uint64(const char *text, const char *what, uint64_t *out, GError **error)
 {
+    // A leading '+' as parse_int64 takes it (GLib's unsigned parser does not).
+    const char *digits = text && text[0] == '+' && g_ascii_isdigit(text[1]) ? text + 1 : text;
     guint64 value;
-    if (text && g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT64, &value, NULL)) {
+    if (digits && g_ascii_string_to_unsigned(digits, 10, 0, G_MAXUINT64, &value, NULL)) {
         *out = value;
         return true;
     }

@@ -220,6 +220,17 @@ static void test_reader_names_a_bom(void)
         g_strdup_printf("%s:1: starts with a UTF-8 byte-order mark; save it without one", path);
     g_assert_cmpstr(error->message, ==, expected);
     g_free(expected);
+    g_clear_error(&error);
+    g_free(path);
+    // One on a later line (two files pasted together) shows as bytes.
+    path = test_write_file(
+        "bom2.txt", "[START] a 5 b 3 c 7 d 2 [VARS] a c [EQ] ans = a * c [ANS] 35\n"
+                    "\xEF\xBB\xBF[START] a 5 b 3 c 7 d 2 [VARS] a c [EQ] ans = a * c [ANS] 35\n");
+    g_assert_false(problem_set_read(path, &set, &error));
+    expected = g_strdup_printf(
+        "%s:2: position 0: '\\xEF\\xBB\\xBF[START]' is not in the vocabulary", path);
+    g_assert_cmpstr(error->message, ==, expected);
+    g_free(expected);
     g_error_free(error);
     g_free(path);
 }

@@ -78,6 +78,13 @@ static void test_parse_numbers(void)
     g_assert_true(parse_uint64("18446744073709551615", "--seed", &u, NULL));
     g_assert_cmphex(u, ==, UINT64_MAX);
     g_assert_false(parse_uint64("-1", "--seed", &u, NULL));
+    // A leading '+' is taken alike by the signed and the unsigned parser.
+    g_assert_true(parse_uint64("+7", "--seed", &u, NULL));
+    g_assert_cmpuint(u, ==, 7);
+    g_assert_true(parse_int64("+7", "--count", 0, 10, &i, NULL));
+    g_assert_cmpint(i, ==, 7);
+    g_assert_false(parse_uint64("+-7", "--seed", &u, NULL));
+    g_assert_false(parse_uint64("++7", "--seed", &u, NULL));
     g_assert_true(parse_double("2.5", "--boost", &d, NULL));
     g_assert_cmpfloat(d, ==, 2.5);
     const char *bad_doubles[] = {"", "nan", "inf", "2.5x", "1e999", "2,5", NULL};
