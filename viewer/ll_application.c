@@ -76,6 +76,11 @@ static gboolean startup_tick(gpointer user_data)
         return G_SOURCE_CONTINUE;
     GError *error = NULL;
     if (!ll_window_save_screenshot(shot->win, app->screenshot, &error)) {
+        // Not drawn yet (a busy machine): try again, for up to a minute.
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) && shot->frames < 1200) {
+            g_error_free(error);
+            return G_SOURCE_CONTINUE;
+        }
         fprintf(stderr, "looplens-viewer: %s\n", error->message);
         g_error_free(error);
         app->exit_status = 1;

@@ -701,8 +701,10 @@ gboolean ll_window_save_screenshot(LlWindow *win, const char *path, GError **err
     GtkWidget *widget = GTK_WIDGET(win);
     int width = gtk_widget_get_width(widget), height = gtk_widget_get_height(widget);
     GskRenderer *renderer = gtk_native_get_renderer(GTK_NATIVE(win));
+    // Not on the screen, or not drawn yet: G_IO_ERROR_WOULD_BLOCK, so that the
+    // caller can try again after a few more frames.
     if (width <= 0 || height <= 0 || !renderer || !gtk_widget_get_mapped(widget)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
                     "%s: the window is not on the screen (yet)", path);
         return FALSE;
     }
@@ -712,7 +714,8 @@ gboolean ll_window_save_screenshot(LlWindow *win, const char *path, GError **err
     GskRenderNode *node = gtk_snapshot_free_to_node(snapshot);
     g_object_unref(paintable);
     if (!node) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s: nothing to render", path);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                    "%s: the window has not drawn yet", path);
         return FALSE;
     }
     GdkTexture *texture =

@@ -56,7 +56,9 @@ const char *ll_window_get_readouts_text(LlWindow *win);
 // Writes the current view (the page shown) as PNG, SVG or PDF, by extension.
 gboolean ll_window_export(LlWindow *win, const char *path, double width, double height,
                           GError **error);
-// Renders the whole window as it is on screen into a PNG (atomically).
+// Renders the whole window as it is on screen into a PNG (atomically). Fails
+// with G_IO_ERROR_WOULD_BLOCK while the window is not shown or not drawn yet:
+// try again a few frames later.
 gboolean ll_window_save_screenshot(LlWindow *win, const char *path, GError **error);
 
 G_END_DECLS
