@@ -68,22 +68,24 @@ static inline void row_block(float *out_row, const float *a_row, const float *b,
         out_row[j0 + j] = acc[j];
 }
 
+void row_times_matrix(float *out_row, const float *a_row, const float *b, int ldb, int N, int K)
+{
+    int j0 = 0;
+    for (; j0 + 8 <= N; j0 += 8)
+        row_block(out_row, a_row, b, ldb, j0, 8, K);
+    for (; j0 + 4 <= N; j0 += 4)
+        row_block(out_row, a_row, b, ldb, j0, 4, K);
+    for (; j0 < N; j0++)
+        row_block(out_row, a_row, b, ldb, j0, 1, K);
+}
+
 // out (M,N) = a (M,K) @ b (K,N); ld_* are the row strides (a head's slice of
 // qkv is not contiguous).
 static void matmul_a_b(float *out, int ld_out, const float *a, int lda, const float *b, int ldb,
                        int M, int N, int K)
 {
-    for (int i = 0; i < M; i++) {
-        const float *a_row = a + (size_t)i * lda;
-        float *out_row = out + (size_t)i * ld_out;
-        int j0 = 0;
-        for (; j0 + 8 <= N; j0 += 8)
-            row_block(out_row, a_row, b, ldb, j0, 8, K);
-        for (; j0 + 4 <= N; j0 += 4)
-            row_block(out_row, a_row, b, ldb, j0, 4, K);
-        for (; j0 < N; j0++)
-            row_block(out_row, a_row, b, ldb, j0, 1, K);
-    }
+    for (int i = 0; i < M; i++)
+        row_times_matrix(out + (size_t)i * ld_out, a + (size_t)i * lda, b, ldb, N, K);
 }
 
 // out (M,N) = a (N,M)^T

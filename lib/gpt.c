@@ -595,34 +595,6 @@ static int build_prefix_tree(int *node_of, int *node_pos, int *node_rep, int *fi
     return M;
 }
 
-// Entries j0 .. j0+width-1 of a (K) @ m (K,N), m with row stride ldm: the sums
-// of attention.c's row_block, each entry summed over k in order from 0, up to
-// 8 neighbouring entries side by side in local variables (vector registers;
-// width is a constant wherever this is inlined).
-static inline void row_block_shared(float *out, const float *a, const float *m, int ldm, int j0,
-                                    int width, int K)
-{
-    float acc[8] = {0};
-    for (int k = 0; k < K; k++)
-        for (int j = 0; j < width; j++)
-            acc[j] += a[k] * m[(size_t)k * ldm + j0 + j];
-    for (int j = 0; j < width; j++)
-        out[j0 + j] = acc[j];
-}
-
-// out (N) = a (K) @ m (K,N), in the blocks of attention.c's matmul_a_b.
-static inline void row_times_matrix(float *out, const float *a, const float *m, int ldm, int N,
-                                    int K)
-{
-    int j0 = 0;
-    for (; j0 + 8 <= N; j0 += 8)
-        row_block_shared(out, a, m, ldm, j0, 8, K);
-    for (; j0 + 4 <= N; j0 += 4)
-        row_block_shared(out, a, m, ldm, j0, 4, K);
-    for (; j0 < N; j0++)
-        row_block_shared(out, a, m, ldm, j0, 1, K);
-}
-
 // Causal attention for the nodes, every sum in the order of
 // attention_forward_vectorized (see the top of this section). Each node is
 // computed while visiting its representative problem: that problem's keys

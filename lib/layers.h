@@ -54,6 +54,12 @@ void attention_forward(float *out, float *scores, float *pattern, const float *q
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *pattern,
                         int B, int T, int C, int NH);
 
+// One row of the attention's small matrix products: out_row (N) = a_row (K) @
+// b (K,N), b with row stride ldb; each entry summed over k in order from 0, so
+// that whoever computes a row this way gets the vectorized attention's bits
+// (gpt_forward_shared does).
+void row_times_matrix(float *out_row, const float *a_row, const float *b, int ldb, int N, int K);
+
 // A numerically stable softmax of one row (subtract the row max first); -inf
 // entries become exactly 0.
 void softmax_row(float *out, const float *inp, int n);
